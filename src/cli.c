@@ -1,0 +1,207 @@
+/* cli.c - options table, --help/--version, and dispatch to --info, the demo
+ * model and the TUI.  The option table drives getopt_long and --help; the
+ * man page's OPTIONS section is checked against it by tests/cli.sh. */
+#include "config.h"
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model/model.h"
+#include "model/synth.h"
+#include "report/info.h"
+#include "ui/app.h"
+
+enum { OPT_INFO = 256, OPT_JSON, OPT_DEMO, OPT_NO_COLOR, OPT_NO_MOUSE, OPT_WRITE_DEMO };
+
+/* X(long name, short, has_arg, id, ARG name, help) */
+#define PJ_OPTIONS(X)                                                                          \
+	X("info",       0,   0, OPT_INFO,     NULL,  "print the architecture report and tensor census, then exit") \
+	X("json",       0,   0, OPT_JSON,     NULL,  "with --info: print JSON (schema version 1, see the man page)") \
+	X("demo",       0,   0, OPT_DEMO,     NULL,  "open the built-in demo model (generated on first use, no download)") \
+	X("write-demo", 0,   1, OPT_WRITE_DEMO, "DIR", "write the demo model (an HF folder) to DIR and exit") \
+	X("threads",    'j', 1, 'j',          "N",   "background worker threads (default: number of CPUs)") \
+	X("no-color",   0,   0, OPT_NO_COLOR, NULL,  "monochrome display (also when NO_COLOR is set)") \
+	X("no-mouse",   0,   0, OPT_NO_MOUSE, NULL,  "do not capture the mouse") \
+	X("help",       'h', 0, 'h',          NULL,  "show this help and exit") \
+	X("version",    'V', 0, 'V',          NULL,  "show version information and exit")
+
+static const struct option long_options[] = {
+#define PJ_OPT_LONG(name, sh, arg, id, argname, help) { name, arg, NULL, id },
+	PJ_OPTIONS(PJ_OPT_LONG)
+#undef PJ_OPT_LONG
+	{ NULL, 0, NULL, 0 }
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "Usage: pajamas-tui [OPTION]... MODEL\n"
+	        "       pajamas-tui --info [--json] MODEL\n"
+	        "       pajamas-tui --demo\n"
+	        "Plan, check and export a mixed-precision quantization of a language model.\n"
+	        "\n"
+	        "MODEL is a Hugging Face folder (config.json + *.safetensors, sharded or not),\n"
+	        "a .gguf file (or the first file of a -00001-of-0000N.gguf split set), or an\n"
+	        "id org/name found in the local Hugging Face cache. No network is ever used.\n"
+	        "\n"
+	        "Options:\n");
+#define PJ_OPT_HELP(name, sh, arg, id, argname, help)                                      \
+	do {                                                                                 \
+		char lhs[40];                                                                \
+		if (sh)                                                                      \
+			snprintf(lhs, sizeof lhs, "-%c, --%s%s%s", sh, name, argname ? "=" : "", \
+			         argname ? (const char *)argname : "");                      \
+		else                                                                         \
+			snprintf(lhs, sizeof lhs, "    --%s%s%s", name, argname ? "=" : "",      \
+			         argname ? (const char *)argname : "");                      \
+		fprintf(out, "  %-24s %s\n", lhs, help);                                     \
+	} while (0);
+	PJ_OPTIONS(PJ_OPT_HELP)
+#undef PJ_OPT_HELP
+	fprintf(out,
+	        "\n"
+	        "Tensor shapes are printed in ggml order: the first number is the row length.\n"
+	        "GGUF stores a MoE layer's experts as one 3-D tensor per projection with one\n"
+	        "type, so per-expert types cannot be exported; experts are shown one by one.\n"
+	        "\n"
+	        "Exit status:\n"
+	        "  0  success\n"
+	        "  1  the model could not be opened or is malformed (the message names the file)\n"
+	        "  2  invalid command line\n"
+	        "  3  terminal, I/O or internal failure\n"
+	        "\n"
+	        "Environment: HF_HUB_CACHE, HF_HOME, XDG_CACHE_HOME, NO_COLOR.\n"
+	        "Full documentation: man pajamas-tui\n");
+}
+
+static int threads_default(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+/* Demo model lives in $XDG_CACHE_HOME/pajamas-tui/demo (or ~/.cache/...). */
+static char *demo_dir(void)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	if (xdg && *xdg)
+		return pj_xasprintf("%s/pajamas-tui/demo-v1", xdg);
+	return pj_xasprintf("%s/.cache/pajamas-tui/demo-v1", home && *home ? home : "/tmp");
+}
+
+int pj_cli_main(int argc, char **argv)
+{
+	/* Only LC_CTYPE: numbers must keep a decimal point (JSON). */
+	setlocale(LC_CTYPE, "");
+
+	bool info = false, json = false, demo = false;
+	const char *write_demo = NULL;
+	pj_ui_opts ui = { .threads = threads_default(), .no_color = false, .no_mouse = false };
+	const char *nc = getenv("NO_COLOR");
+	if (nc && *nc)
+		ui.no_color = true;
+
+	int c;
+	while ((c = getopt_long(argc, argv, "hVj:", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_INFO: info = true; break;
+		case OPT_JSON: json = true; break;
+		case OPT_DEMO: demo = true; break;
+		case OPT_WRITE_DEMO: write_demo = optarg; break;
+		case OPT_NO_COLOR: ui.no_color = true; break;
+		case OPT_NO_MOUSE: ui.no_mouse = true; break;
+		case 'j': {
+			char *end;
+			errno = 0;
+			long n = strtol(optarg, &end, 10);
+			if (errno || *end || n < 1 || n > 1024) {
+				fprintf(stderr, "pajamas-tui: --threads: '%s' is not a number from 1 to 1024\n", optarg);
+				return PJ_EXIT_USAGE;
+			}
+			ui.threads = (int)n;
+			break;
+		}
+		case 'h': usage(stdout); return PJ_EXIT_OK;
+		case 'V':
+			printf("pajamas-tui %s\n"
+			       "Copyright (C) 2026 the pajamas-tui authors.\n"
+			       "License: MIT. This is free software: you are free to change and redistribute it.\n"
+			       "There is NO WARRANTY, to the extent permitted by law.\n", PACKAGE_VERSION);
+			return PJ_EXIT_OK;
+		default:
+			fprintf(stderr, "Try 'pajamas-tui --help' for more information.\n");
+			return PJ_EXIT_USAGE;
+		}
+	}
+
+	pj_error err = { 0 };
+	if (write_demo) {
+		if (pj_synth_write_demo(write_demo, &err) != PJ_OK) {
+			fprintf(stderr, "pajamas-tui: %s\n", err.msg);
+			return PJ_EXIT_RUNTIME;
+		}
+		return PJ_EXIT_OK;
+	}
+
+	char *model_arg = NULL;
+	if (demo) {
+		if (optind != argc) {
+			fprintf(stderr, "pajamas-tui: --demo takes no MODEL argument\n");
+			return PJ_EXIT_USAGE;
+		}
+		model_arg = demo_dir();
+		struct stat st;
+		char *cfg = pj_xasprintf("%s/config.json", model_arg);
+		if (stat(cfg, &st) != 0 && pj_synth_write_demo(model_arg, &err) != PJ_OK) {
+			fprintf(stderr, "pajamas-tui: cannot create the demo model: %s\n", err.msg);
+			free(cfg);
+			free(model_arg);
+			return PJ_EXIT_RUNTIME;
+		}
+		free(cfg);
+	} else {
+		if (optind + 1 != argc) {
+			fprintf(stderr, optind == argc ? "pajamas-tui: missing MODEL argument\n"
+			                               : "pajamas-tui: only one MODEL argument is allowed\n");
+			fprintf(stderr, "Try 'pajamas-tui --help' for more information.\n");
+			return PJ_EXIT_USAGE;
+		}
+		model_arg = pj_xstrdup(argv[optind]);
+	}
+	if (json && !info) {
+		fprintf(stderr, "pajamas-tui: --json is only valid with --info\n");
+		free(model_arg);
+		return PJ_EXIT_USAGE;
+	}
+
+	pj_model *m = NULL;
+	if (pj_model_open(model_arg, &m, &err) != PJ_OK) {
+		fprintf(stderr, "pajamas-tui: %s\n", err.msg);
+		free(model_arg);
+		return err.code == PJ_EUSAGE ? PJ_EXIT_USAGE : PJ_EXIT_MODEL;
+	}
+	free(model_arg);
+
+	int rc;
+	if (info) {
+		if (json)
+			pj_info_print_json(stdout, m);
+		else
+			pj_info_print_text(stdout, m);
+		rc = fflush(stdout) == 0 ? PJ_EXIT_OK : PJ_EXIT_RUNTIME;
+	} else {
+		for (size_t i = 0; i < m->n_warnings; i++)
+			fprintf(stderr, "pajamas-tui: warning: %s\n", m->warnings[i]);
+		rc = pj_ui_run(m, &ui);
+	}
+	pj_model_close(m);
+	return rc;
+}

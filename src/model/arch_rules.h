@@ -1,0 +1,3 @@
+#ifndef PJ_ARCH_RULES_H
+#define PJ_ARCH_RULES_H
+#endif

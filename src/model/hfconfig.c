@@ -1,0 +1,3 @@
+#include "config.h"
+/* TODO: placeholder until implemented */
+typedef int pj_placeholder_hfconfig;

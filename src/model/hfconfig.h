@@ -1,0 +1,3 @@
+#ifndef PJ_HFCONFIG_H
+#define PJ_HFCONFIG_H
+#endif

@@ -1,0 +1,3 @@
+#ifndef PJ_CONVERT_H
+#define PJ_CONVERT_H
+#endif

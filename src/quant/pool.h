@@ -1,0 +1,3 @@
+#ifndef PJ_POOL_H
+#define PJ_POOL_H
+#endif

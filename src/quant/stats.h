@@ -1,0 +1,3 @@
+#ifndef PJ_STATS_H
+#define PJ_STATS_H
+#endif

@@ -1,0 +1,18 @@
+/* app.h - the interactive browser: the only entry point into src/ui. */
+#ifndef PJ_UI_APP_H
+#define PJ_UI_APP_H
+
+#include <stdbool.h>
+
+#include "model/model.h"
+
+typedef struct pj_ui_opts {
+	int threads;      /* worker threads, >= 1 */
+	bool no_color;    /* --no-color or NO_COLOR set */
+	bool no_mouse;
+} pj_ui_opts;
+
+/* Runs the TUI until the user quits.  Returns a PJ_EXIT_* status. */
+int pj_ui_run(pj_model *m, const pj_ui_opts *opts);
+
+#endif

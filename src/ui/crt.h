@@ -1,0 +1,3 @@
+#ifndef PJ_UI_CRT_H
+#define PJ_UI_CRT_H
+#endif

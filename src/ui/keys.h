@@ -1,0 +1,3 @@
+#ifndef PJ_UI_KEYS_H
+#define PJ_UI_KEYS_H
+#endif

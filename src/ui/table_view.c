@@ -1,0 +1,2 @@
+#include "config.h"
+typedef int pj_placeholder_table_view;

@@ -1,0 +1,3 @@
+#ifndef PJ_UI_TREE_H
+#define PJ_UI_TREE_H
+#endif
