@@ -6,5 +6,5 @@
 #include <stdint.h>
 int pj_fuzz_safetensors(const uint8_t *data, size_t size);
 int pj_fuzz_gguf(const uint8_t *data, size_t size);
-#endif
 int pj_fuzz_config(const uint8_t *data, size_t size);
+#endif
