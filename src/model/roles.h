@@ -69,7 +69,8 @@ typedef enum pj_role_group {
 	X(V_HEAD,         "v_head",         VISION,    "vision pooling head")                 \
 	X(MM_PROJ,        "mm_proj",        PROJECTOR, "multimodal projector")                \
 	X(MM_NORM,        "mm_norm",        NORM,      "multimodal projector norm")           \
-	X(BIAS,           "bias",           OTHER,     "bias vector")
+	X(BIAS,           "bias",           OTHER,     "bias vector")                         \
+	X(WEIGHT_SCALE,   "weight_scale",   OTHER,     "FP8 block scale (not a parameter)")
 
 typedef enum pj_role {
 #define PJ_ROLE_ENUM(id, name, group, desc) PJ_ROLE_##id,
