@@ -1,3 +1,164 @@
+/* convert.c - element decoders.  Bit-level constructions rather than
+ * ldexp() where possible: they are exact by construction and fast. */
 #include "config.h"
-/* TODO: placeholder until implemented */
-typedef int pj_placeholder_convert;
+#include "convert.h"
+
+#include <math.h>
+#include <string.h>
+
+static inline float f32_from_bits(uint32_t u)
+{
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
+
+float pj_f16_to_f32(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+	uint32_t exp = (h >> 10) & 0x1fu;
+	uint32_t mant = h & 0x3ffu;
+
+	if (exp == 0x1f)                 /* Inf / NaN: keep the payload */
+		return f32_from_bits(sign | 0x7f800000u | (mant << 13));
+	if (exp == 0) {                  /* zero / subnormal: mant * 2^-24, exact in f32 */
+		float v = (float)mant * 0x1p-24f;
+		return sign ? -v : v;
+	}
+	return f32_from_bits(sign | ((exp + 127 - 15) << 23) | (mant << 13));
+}
+
+float pj_bf16_to_f32(uint16_t b)
+{
+	/* bf16 is the top half of an f32, subnormals and NaN included. */
+	return f32_from_bits((uint32_t)b << 16);
+}
+
+float pj_fp8_e4m3_to_f32(uint8_t v)
+{
+	uint32_t sign = v & 0x80u;
+	uint32_t exp = (v >> 3) & 0xfu;
+	uint32_t mant = v & 0x7u;
+	float r;
+
+	if (exp == 0xf && mant == 0x7)   /* the only NaN encodings; no Inf in E4M3FN */
+		return sign ? -NAN : NAN;
+	if (exp == 0)
+		r = (float)mant * 0x1p-9f;       /* subnormal: m/8 * 2^(1-7) */
+	else
+		r = f32_from_bits(((exp + 127 - 7) << 23) | (mant << 20));
+	return sign ? -r : r;
+}
+
+float pj_fp8_e5m2_to_f32(uint8_t v)
+{
+	/* E5M2 is exactly the top byte of an IEEE half. */
+	return pj_f16_to_f32((uint16_t)((uint16_t)v << 8));
+}
+
+float pj_e8m0_to_f32(uint8_t v)
+{
+	if (v == 0xff)
+		return NAN;
+	if (v == 0)
+		return 0x1p-127f;                /* an f32 subnormal */
+	return f32_from_bits((uint32_t)v << 23);
+}
+
+/* Loads through memcpy: tensor data in a mapped file need not be aligned. */
+#define PJ_LOADER(name, type) \
+	static inline type name(const void *p, size_t i) \
+	{ type v; memcpy(&v, (const char *)p + i * sizeof v, sizeof v); return v; }
+PJ_LOADER(ld_u16, uint16_t)
+PJ_LOADER(ld_i16, int16_t)
+PJ_LOADER(ld_u32, uint32_t)
+PJ_LOADER(ld_i32, int32_t)
+PJ_LOADER(ld_u64, uint64_t)
+PJ_LOADER(ld_i64, int64_t)
+PJ_LOADER(ld_f64, double)
+#undef PJ_LOADER
+
+bool pj_convert_supported(pj_dtype t)
+{
+	switch (t) {
+	case PJ_DT_F32: case PJ_DT_F16: case PJ_DT_BF16: case PJ_DT_F64:
+	case PJ_DT_F8_E4M3: case PJ_DT_F8_E5M2: case PJ_DT_F8_E8M0:
+	case PJ_DT_I8: case PJ_DT_I16: case PJ_DT_I32: case PJ_DT_I64:
+	case PJ_DT_U8: case PJ_DT_U16: case PJ_DT_U32: case PJ_DT_U64:
+	case PJ_DT_BOOL:
+		return true;
+	default:
+		return false;
+	}
+}
+
+pj_status pj_convert_f32(pj_dtype t, const void *src, float *dst, size_t n)
+{
+	const uint8_t *b = src;
+
+	switch (t) {
+	case PJ_DT_F32:
+		memcpy(dst, src, n * sizeof *dst);
+		break;
+	case PJ_DT_F16:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = pj_f16_to_f32(ld_u16(src, i));
+		break;
+	case PJ_DT_BF16:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = pj_bf16_to_f32(ld_u16(src, i));
+		break;
+	case PJ_DT_F64:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = (float)ld_f64(src, i);
+		break;
+	case PJ_DT_F8_E4M3:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = pj_fp8_e4m3_to_f32(b[i]);
+		break;
+	case PJ_DT_F8_E5M2:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = pj_fp8_e5m2_to_f32(b[i]);
+		break;
+	case PJ_DT_F8_E8M0:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = pj_e8m0_to_f32(b[i]);
+		break;
+	case PJ_DT_I8:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = (float)(int8_t)b[i];
+		break;
+	case PJ_DT_U8:
+	case PJ_DT_BOOL:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = (float)b[i];
+		break;
+	case PJ_DT_I16:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = (float)ld_i16(src, i);
+		break;
+	case PJ_DT_U16:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = (float)ld_u16(src, i);
+		break;
+	case PJ_DT_I32:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = (float)ld_i32(src, i);
+		break;
+	case PJ_DT_U32:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = (float)ld_u32(src, i);
+		break;
+	case PJ_DT_I64:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = (float)ld_i64(src, i);
+		break;
+	case PJ_DT_U64:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = (float)ld_u64(src, i);
+		break;
+	default:
+		return PJ_EUNSUPPORTED;
+	}
+	return PJ_OK;
+}
