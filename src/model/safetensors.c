@@ -148,9 +148,9 @@ static pj_status parse_tensor(const st_ctx *c, const cJSON *j, st_entry *e)
 		return s;
 	if (e->end - e->begin != nbytes)
 		return pj_fail(c->err, PJ_EFORMAT,
-		               "%s: tensor '%s' holds %llu bytes, but its shape x %s needs %llu",
-		               c->label, name, (unsigned long long)(e->end - e->begin), pj_dtype_name(e->dtype),
-		               (unsigned long long)nbytes);
+		               "%s: tensor '%s': data_offsets span %llu bytes, but %llu elements of %s need %llu",
+		               c->label, name, (unsigned long long)(e->end - e->begin), (unsigned long long)nelem,
+		               pj_dtype_name(e->dtype), (unsigned long long)nbytes);
 	return PJ_OK;
 }
 
@@ -218,8 +218,8 @@ static pj_status parse_json(const char *label, const char *json, size_t len, cJS
 	if (!root) {
 		size_t at = end && end >= buf && end <= buf + len ? (size_t)(end - buf) : 0;
 		free(buf);
-		return pj_fail(err, PJ_EFORMAT, "%s: header is not valid JSON (error near byte %zu of the header)",
-		               label, at + 8);
+		return pj_fail(err, PJ_EFORMAT, "%s: header is not valid JSON (error near header byte %zu, file byte %zu)",
+		               label, at, at + 8);
 	}
 	if (end && !only_padding(end, buf + len)) {
 		size_t at = (size_t)(end - buf);
