@@ -5,6 +5,7 @@
 #include "tap.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -71,6 +72,29 @@ static char *slurp(const char *path, size_t *len)
 	return b;
 }
 
+/* PJ_WRITE_CORPUS=<dir>: also save every case as a fuzz seed in <dir>/<kind>/. */
+static void corpus_write(const char *kind, const char *what, const void *data, size_t n)
+{
+	const char *dir = getenv("PJ_WRITE_CORPUS");
+	if (!dir || !*dir)
+		return;
+	char slug[128], path[1024];
+	size_t k = 0;
+	for (const char *p = what; *p && k < sizeof slug - 1; p++) {
+		if (isalnum((unsigned char)*p))
+			slug[k++] = (char)tolower((unsigned char)*p);
+		else if (k && slug[k - 1] != '-')
+			slug[k++] = '-';
+	}
+	while (k && slug[k - 1] == '-')
+		k--;
+	slug[k] = '\0';
+	snprintf(path, sizeof path, "%s/%s", dir, kind);
+	mkdir(path, 0755);
+	snprintf(path, sizeof path, "%s/%s/%s", dir, kind, slug);
+	write_file(path, data, n);
+}
+
 /* Asserts a failure: status code and a substring of the message. */
 static void expect_fail(pj_status got, const pj_error *e, pj_status want, const char *needle, const char *what)
 {
@@ -108,6 +132,10 @@ static void st_case(const char *what, const char *json, size_t data_len, uint64_
                     pj_status want, const char *needle)
 {
 	char *p = st_write("case.safetensors", json, data_len, hdr_len);
+	size_t n = 0;
+	char *raw = slurp(p, &n);
+	corpus_write("safetensors", what, raw, n);
+	free(raw);
 	pj_catalog cat;
 	pj_error e = { 0 };
 	pj_catalog_init(&cat);
@@ -141,6 +169,7 @@ static void test_st_good(void)
 	ok(c && c->n_dims == 0 && pj_tensor_nelem(c) == 1, "scalar tensor has one element");
 	size_t jl = 0;
 	char *raw = slurp(p, &jl);
+	corpus_write("safetensors", "valid", raw, jl);
 	uint64_t hl = 0;
 	for (int i = 7; i >= 0; i--)
 		hl = hl << 8 | (uint8_t)raw[i];
@@ -440,6 +469,7 @@ static void gguf_case(const char *what, int v, pj_status want, const char *needl
 {
 	gb b = { 0 };
 	tiny_gguf(&b, v, "");
+	corpus_write("gguf", what, b.d, b.n);
 	pj_gguf g;
 	pj_catalog cat;
 	pj_error e = { 0 };
@@ -461,6 +491,7 @@ static void test_gguf_good(void)
 	pj_catalog cat;
 	pj_error e = { 0 };
 	pj_status s = gguf_mem(b.d, b.n, &g, &cat, &e);
+	corpus_write("gguf", "valid v3", b.d, b.n);
 	is_int(s, PJ_OK, "tiny GGUF parses (%s)", s ? e.msg : "ok");
 	if (s) {
 		pj_catalog_free(&cat);
@@ -507,6 +538,7 @@ static void test_gguf_good(void)
 	/* Version 2, alignment 64. */
 	b.n = 0;
 	tiny_gguf(&b, V_VER2, "");
+	corpus_write("gguf", "valid v2", b.d, b.n);
 	s = gguf_mem(b.d, b.n, &g, &cat, &e);
 	is_int(s, PJ_OK, "GGUF v2 parses");
 	if (!s)
@@ -514,6 +546,7 @@ static void test_gguf_good(void)
 	pj_catalog_free(&cat);
 	b.n = 0;
 	tiny_gguf(&b, V_ALIGN64, "");
+	corpus_write("gguf", "valid align 64", b.d, b.n);
 	s = gguf_mem(b.d, b.n, &g, &cat, &e);
 	ok(s == PJ_OK && g.alignment == 64 && g.data_offset % 64 == 0, "general.alignment 64 honoured");
 	if (!s)
@@ -573,6 +606,7 @@ static void test_gguf_bad(void)
 		pj_gguf g;
 		pj_catalog cat;
 		pj_error e = { 0 };
+		corpus_write("gguf", cut[i].what, b.d, cut[i].len);
 		expect_fail(gguf_mem(b.d, cut[i].len, &g, &cat, &e), &e, PJ_EFORMAT, cut[i].needle, cut[i].what);
 		pj_catalog_free(&cat);
 	}
