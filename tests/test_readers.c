@@ -217,6 +217,9 @@ static void test_st_bad(void)
 	st_case("element count overflow",
 	        "{\"a\":{\"dtype\":\"U8\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,1]}}", 1, 0,
 	        PJ_ENOMEM, "element count overflows");
+	st_case("element count overflow behind a zero dimension",
+	        "{\"a\":{\"dtype\":\"U8\",\"shape\":[0,4294967296,4294967296],\"data_offsets\":[0,0]}}", 1, 0,
+	        PJ_ENOMEM, "element count overflows");
 	st_case("offsets reversed", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,4]}}", 8, 0,
 	        PJ_EFORMAT, "data_offsets are reversed (begin 8 > end 4)");
 	st_case("offsets not integers", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4.5]}}", 8, 0,
@@ -350,7 +353,7 @@ enum {
 	V_OK, V_MAGIC, V_VER1, V_VER99, V_VER2, V_HUGE_NKV, V_HUGE_NT, V_HUGE_STR, V_HUGE_ARR, V_HUGE_STRARR,
 	V_BAD_VTYPE, V_BAD_ATYPE, V_NESTED, V_BAD_GTYPE, V_ALIGN0, V_ALIGN3, V_ALIGN_STR, V_NDIMS5,
 	V_NE0_BLOCK, V_NEG_DIM, V_MISALIGNED, V_PAST_EOF, V_OVERLAP, V_DUP_KEY, V_DUP_TENSOR,
-	V_EMPTY_KEY, V_NUL_KEY, V_ELEM_OVERFLOW, V_ALIGN64,
+	V_EMPTY_KEY, V_NUL_KEY, V_ELEM_OVERFLOW, V_ALIGN64, V_ZERO_DIM,
 };
 
 /* Section ends of the last built file, for truncation tests. */
@@ -428,7 +431,7 @@ static void tiny_gguf(gb *b, int v, const char *pfx)
 	gb_str(&ti, name);
 	gb_le(&ti, v == V_NDIMS5 ? 5 : 2, 4);
 	gb_le(&ti, 32, 8);
-	gb_le(&ti, v == V_NEG_DIM ? (uint64_t)-2 : v == V_ELEM_OVERFLOW ? 1ull << 62 : 2, 8);
+	gb_le(&ti, v == V_NEG_DIM ? (uint64_t)-2 : v == V_ELEM_OVERFLOW ? 1ull << 62 : v == V_ZERO_DIM ? 0 : 2, 8);
 	if (v == V_NDIMS5)
 		gb_le(&ti, 1, 8), gb_le(&ti, 1, 8), gb_le(&ti, 1, 8);
 	gb_le(&ti, v == V_BAD_GTYPE ? 99 : 0, 4); /* F32 */
@@ -549,6 +552,15 @@ static void test_gguf_good(void)
 	corpus_write("gguf", "valid align 64", b.d, b.n);
 	s = gguf_mem(b.d, b.n, &g, &cat, &e);
 	ok(s == PJ_OK && g.alignment == 64 && g.data_offset % 64 == 0, "general.alignment 64 honoured");
+	if (!s)
+		pj_gguf_free(&g);
+	pj_catalog_free(&cat);
+	b.n = 0;
+	tiny_gguf(&b, V_ZERO_DIM, "");
+	corpus_write("gguf", "valid empty tensor", b.d, b.n);
+	s = gguf_mem(b.d, b.n, &g, &cat, &e);
+	t = s ? NULL : pj_catalog_find(&cat, "a");
+	ok(t && t->nbytes == 0 && t->ne[1] == 0, "a tensor with a 0 dimension is accepted (as ggml does)");
 	if (!s)
 		pj_gguf_free(&g);
 	pj_catalog_free(&cat);

@@ -370,19 +370,22 @@ static pj_status read_dims(rd *r, tinfo *t, uint64_t *nelem)
 	if (nd > GGUF_MAX_DIMS)
 		return rd_fail(r, PJ_EFORMAT, "n_dims is %u, at most %d allowed", nd, GGUF_MAX_DIMS);
 	t->n_dims = (int)nd;
-	uint64_t total = 1;
+	/* ggml allows empty (0) dims, but the product of the others must fit
+	 * (row counts are computed from it). */
+	unsigned long long span = 1;
+	bool empty = false;
 	for (uint32_t j = 0; j < nd; j++) {
 		uint64_t v;
 		if ((s = rd_uint(r, 8, &v)))
 			return s;
 		if (v > INT64_MAX)
 			return rd_fail(r, PJ_EFORMAT, "ne[%u] is negative (%lld)", j, (long long)v);
-		/* ggml allows empty (0) dimensions; only the product has to fit. */
-		if (pj_mul_u64(total, v, (unsigned long long *)&total) || total > INT64_MAX)
+		empty |= v == 0;
+		if (v && (pj_mul_u64(span, v, &span) || span > INT64_MAX))
 			return rd_fail(r, PJ_EFORMAT, "element count overflows");
 		t->ne[j] = (int64_t)v;
 	}
-	*nelem = total;
+	*nelem = empty ? 0 : span;
 	return PJ_OK;
 }
 

@@ -83,7 +83,10 @@ static pj_status parse_shape(const st_ctx *c, const char *name, const cJSON *sha
 	if (n > PJ_MAX_DIMS)
 		return pj_fail(c->err, PJ_EUNSUPPORTED, "%s: tensor '%s' has %d dimensions (at most %d supported)",
 		               c->label, name, n, PJ_MAX_DIMS);
-	uint64_t total = 1;
+	/* Zero dims are legal, but the other dims' product must still fit:
+	 * row counts are computed from it. */
+	unsigned long long span = 1;
+	bool empty = false;
 	int i = 0;
 	for (const cJSON *d = shape->child; d; d = d->next, i++) {
 		uint64_t v;
@@ -96,12 +99,13 @@ static pj_status parse_shape(const st_ctx *c, const char *name, const cJSON *sha
 			               c->label, name, i, json_kind(d), cJSON_IsNumber(d) ? " " : "",
 			               cJSON_IsNumber(d) ? d->valuedouble : 0.0);
 		}
-		if (pj_mul_u64(total, v, (unsigned long long *)&total) || total > INT64_MAX)
+		empty |= v == 0;
+		if (v && (pj_mul_u64(span, v, &span) || span > INT64_MAX))
 			return pj_fail(c->err, PJ_ENOMEM, "%s: tensor '%s': element count overflows", c->label, name);
 		e->ne[n - 1 - i] = (int64_t)v;   /* [out, in] -> {in, out} */
 	}
 	e->n_dims = n;
-	*nelem = total;
+	*nelem = empty ? 0 : span;
 	return PJ_OK;
 }
 
