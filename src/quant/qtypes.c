@@ -28,11 +28,8 @@ static const pj_qtype QTYPES[] = {
 	QT(IQ4_NL,  32,  18,  true,  false, iq4_nl),
 	QT(IQ4_XS,  256, 136, true,  false, iq4_xs),
 	QT(MXFP4,   32,  17,  false, false, mxfp4),
-#ifdef PJ_HAVE_IQ_GRIDS
 	QT(IQ3_XXS, 256, 98,  true,  false, iq3_xxs),
 	QT(IQ3_S,   256, 110, true,  false, iq3_s),
-	QT(IQ1_M,   256, 56,  true,  false, iq1_m),
-#endif
 };
 #undef QT
 
