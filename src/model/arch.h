@@ -105,11 +105,20 @@ typedef struct pj_arch {
 
 	pj_layer *layers;        /* all blocks of all components */
 	int n_layer_entries;
+
+	int n_mtp_layers;        /* multi-token-prediction blocks in the file (or config) */
+	char norm[24];           /* norm style of known architectures ("rmsnorm(1+w)") */
 } pj_arch;
 
 /* Fills m->arch and each tensor's role/comp/layer/expert/n_experts. */
 pj_status pj_arch_detect(struct pj_model *m, pj_error *err);
+/* Config-only detection (no tensors): what config.json alone implies.  Never
+ * fails on odd input; a must be free (zeroed) or previously freed. */
+struct cJSON;
+pj_status pj_arch_detect_config(pj_arch *a, const struct cJSON *config, pj_error *err);
 void pj_arch_free(pj_arch *a);
+/* Block `index` of component `comp` (pj_component), or NULL. */
+const pj_layer *pj_arch_layer(const pj_arch *a, int comp, int index);
 
 const char *pj_trait_name(unsigned bit_index);
 const char *pj_family_name(pj_family f);

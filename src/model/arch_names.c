@@ -47,36 +47,52 @@ const char *pj_ffn_kind_name(pj_ffn_kind k)
 	return (unsigned)k < PJ_FFN_COUNT ? ffn_names[k] : "?";
 }
 
-/* "MoE 128x8 + GQA 32/4", "hybrid 5:1 local(1024)/global + GQA 8/4",
- * "MoE 256x8+1 shared + MLA r=512", "enc-dec 12+12", "dense MHA 32". */
+/* Family first, then the other traits: "MoE 128x8 + GQA 32/4",
+ * "hybrid 5:1 local(1024)/global + GQA 32/16 + vision", "MoE 256x8+1 shared +
+ * MLA r=512", "dense GQA 32/8", "enc-dec 12+12", "hybrid 3:1 linear/full". */
 const char *pj_arch_summary(const pj_arch *a, char *buf, size_t len)
 {
 	size_t off = 0;
+	unsigned t = a->traits;
 #define PUT(...) do { if (off < len) off += (size_t)snprintf(buf + off, len - off, __VA_ARGS__); } while (0)
+	if (!len)
+		return buf;
 	buf[0] = '\0';
-	if (a->traits & PJ_TRAIT(MOE)) {
+	switch (a->family) {
+	case PJ_FAMILY_MOE:
 		PUT("MoE %dx%d", a->n_experts, a->n_experts_active);
 		if (a->n_shared_experts)
 			PUT("+%d shared", a->n_shared_experts);
-	} else if (a->traits & PJ_TRAIT(ENCDEC)) {
-		PUT("enc-dec %d+%d", a->encoder_layers, a->decoder_layers);
-	} else {
-		PUT("dense");
+		break;
+	case PJ_FAMILY_HYBRID: PUT("hybrid"); break;
+	case PJ_FAMILY_MLA: PUT("MLA r=%d", a->kv_lora_rank); break;
+	case PJ_FAMILY_MULTIMODAL: PUT("multimodal(%s)", a->vision_type[0] ? a->vision_type : "vision"); break;
+	case PJ_FAMILY_ENCDEC: PUT("enc-dec %d+%d", a->encoder_layers, a->decoder_layers); break;
+	default: PUT("dense"); break;
 	}
-	if (a->traits & PJ_TRAIT(HYBRID))
-		PUT(" + hybrid %s local(%d)/global", a->local_global[0] ? a->local_global : "?", a->sliding_window);
-	if (a->traits & PJ_TRAIT(LINEAR))
-		PUT(" + linear-attn %d/%d", a->n_linear_layers, a->n_layers);
-	if (a->traits & PJ_TRAIT(MLA))
+	if (t & PJ_TRAIT(HYBRID)) {
+		const char *lg = a->local_global[0] ? a->local_global : "?";
+		PUT("%s", a->family == PJ_FAMILY_HYBRID ? " " : " + hybrid ");
+		if (a->n_linear_layers)
+			PUT("%s linear/full", lg);
+		else
+			PUT("%s local(%d)/global", lg, a->sliding_window);
+	} else if (a->n_local_layers) {
+		PUT(" + sliding(%d)", a->sliding_window);
+	}
+	if ((t & PJ_TRAIT(MLA)) && a->family != PJ_FAMILY_MLA)
 		PUT(" + MLA r=%d", a->kv_lora_rank);
-	else if (a->traits & PJ_TRAIT(MQA))
-		PUT(" + MQA %d/1", a->n_heads);
-	else if (a->traits & PJ_TRAIT(GQA))
-		PUT(" + GQA %d/%d", a->n_heads, a->n_kv_heads);
-	else if (a->n_heads)
-		PUT(" + MHA %d", a->n_heads);
-	if (a->traits & PJ_TRAIT(MULTIMODAL))
-		PUT(" + vision(%s)", a->vision_type[0] ? a->vision_type : "tower");
+	const char *sep = a->family == PJ_FAMILY_DENSE ? " " : " + ";
+	if (t & PJ_TRAIT(MQA))
+		PUT("%sMQA %d/1", sep, a->n_heads);
+	else if (t & PJ_TRAIT(GQA))
+		PUT("%sGQA %d/%d", sep, a->n_heads, a->n_kv_heads);
+	else if (a->family == PJ_FAMILY_DENSE && a->n_heads && !(t & PJ_TRAIT(MLA)))
+		PUT(" MHA %d", a->n_heads);
+	if ((t & PJ_TRAIT(MULTIMODAL)) && a->family != PJ_FAMILY_MULTIMODAL)
+		PUT(" + vision");
+	if ((t & PJ_TRAIT(ENCDEC)) && a->family != PJ_FAMILY_ENCDEC)
+		PUT(" + enc-dec %d+%d", a->encoder_layers, a->decoder_layers);
 #undef PUT
 	return buf;
 }

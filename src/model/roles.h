@@ -70,7 +70,9 @@ typedef enum pj_role_group {
 	X(MM_PROJ,        "mm_proj",        PROJECTOR, "multimodal projector")                \
 	X(MM_NORM,        "mm_norm",        NORM,      "multimodal projector norm")           \
 	X(BIAS,           "bias",           OTHER,     "bias vector")                         \
-	X(WEIGHT_SCALE,   "weight_scale",   OTHER,     "FP8 block scale (not a parameter)")
+	X(WEIGHT_SCALE,   "weight_scale",   OTHER,     "FP8 block scale (not a parameter)")  \
+	X(NEXTN_EH_PROJ,  "nextn_eh_proj",  OTHER,     "MTP: embedding+hidden projection")    \
+	X(NEXTN_NORM,     "nextn_norm",     NORM,      "MTP: embedding / hidden norm")
 
 typedef enum pj_role {
 #define PJ_ROLE_ENUM(id, name, group, desc) PJ_ROLE_##id,
