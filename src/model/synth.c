@@ -9,6 +9,7 @@
  * prefix ("model." ...), %V vision tower prefix, %L loop index, %E expert. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -189,6 +190,10 @@ enum {
 };
 
 #define MAXD 5
+/* Sanity bounds: a config number above DIM_MAX is ignored (as if absent);
+ * more than MAX_TENSORS tensors is an error, not an out-of-memory. */
+#define DIM_MAX ((int64_t)1 << 40)
+#define MAX_TENSORS ((size_t)1 << 24)
 
 typedef struct tmpl {
 	uint8_t loop;
@@ -382,7 +387,9 @@ static const tmpl t_gptoss_layer[] = {
 };
 
 /* Qwen3.5: Gated DeltaNet (linear attention) layers and gated full
- * attention (q_proj doubled: query + output gate) every few layers. */
+ * attention (q_proj doubled: query + output gate) every few layers, a
+ * Qwen3-VL style vision tower and the mtp.* block.  No shared checkpoint to
+ * check these names against: they follow transformers' qwen3_5 modules. */
 #define QWEN35_FULL(LOOP, P)                                                       \
 	{ LOOP, A_FULL, 0, F_W, P "self_attn.q_proj.weight", { D_Q2, D_H } },          \
 	{ LOOP, A_FULL, 0, F_W, P "self_attn.k_proj.weight", { D_KV, D_H } },          \
@@ -403,9 +410,9 @@ static const tmpl t_qwen35_layer[] = {
 	LY(A_LIN, 0, 0, LA "linear_attn.in_proj_b.weight", D_LVH, D_H),
 	LY(A_LIN, 0, 0, LA "linear_attn.in_proj_a.weight", D_LVH, D_H),
 	LY(A_LIN, 0, 0, LA "linear_attn.conv1d.weight", D_LCONV, D_ONE, D_LK),
-	LY(A_LIN, 0, F_F32 | F_BIAS, LA "linear_attn.dt_bias", D_LVH),
-	LY(A_LIN, 0, F_F32 | F_BIAS, LA "linear_attn.A_log", D_LVH),
-	LY(A_LIN, 0, F_NORM | F_F32, LA "linear_attn.norm.weight", D_LVD),
+	LY(A_LIN, 0, F_BIAS, LA "linear_attn.dt_bias", D_LVH),
+	LY(A_LIN, 0, F_BIAS, LA "linear_attn.A_log", D_LVH),
+	LY(A_LIN, 0, F_NORM, LA "linear_attn.norm.weight", D_LVD),
 	LY(A_LIN, 0, F_W, LA "linear_attn.out_proj.weight", D_H, D_LVAL),
 	QWEN35_FULL(LP_L, LA),
 	QWEN35_MLP(LP_L, LA),
@@ -676,9 +683,9 @@ typedef struct gkv {
 #define KCONST(k, v) { "%A." k, GT_U32, GV_CONST, 0, NULL, v }
 #define KEND { NULL, 0, 0, 0, NULL, 0 }
 #define ROPE_THETA "rope_theta|rope_parameters.rope_theta|rope_parameters.full_attention.rope_theta"
-#define KV_COMMON                                                                 \
+#define KV_COMMON(ctx) \
 	KD("block_count", D_L),                                                       \
-	KCU("context_length", "max_position_embeddings", 4096),                       \
+	KCU("context_length", "max_position_embeddings", ctx),                       \
 	KD("embedding_length", D_H),                                                  \
 	KD("feed_forward_length", D_I),                                               \
 	KD("attention.head_count", D_NH),                                             \
@@ -694,18 +701,18 @@ typedef struct gkv {
 	KCU("expert_used_count", "num_experts_per_tok", 0),                          \
 	KD("expert_feed_forward_length", D_XI)
 
-static const gkv k_llama[] = { KV_COMMON, KV_GQA, KD("rope.dimension_count", D_HD), KEND };
-static const gkv k_qwen3[] = { KV_COMMON, KV_GQA, KEND };
-static const gkv k_qwen3moe[] = { KV_COMMON, KV_GQA, KV_MOE, KEND };
+static const gkv k_llama[] = { KV_COMMON(4096), KV_GQA, KD("rope.dimension_count", D_HD), KEND };
+static const gkv k_qwen3[] = { KV_COMMON(4096), KV_GQA, KEND };
+static const gkv k_qwen3moe[] = { KV_COMMON(4096), KV_GQA, KV_MOE, KEND };
 static const gkv k_gemma3[] = {
-	KV_COMMON, KV_GQA,
+	KV_COMMON(131072), KV_GQA, /* Gemma3TextConfig default context */
 	KCU("attention.sliding_window", "sliding_window", 4096),
 	KCF("rope.freq_base_swa", "rope_local_base_freq|rope_parameters.sliding_attention.rope_theta", 10000),
 	KEND
 };
 /* MLA as llama.cpp sees it: one latent "kv head" of kv_lora_rank + rope. */
 static const gkv k_deepseek2[] = {
-	KV_COMMON, KV_MOE,
+	KV_COMMON(4096), KV_MOE,
 	KCONST("attention.head_count_kv", 1),
 	KD("attention.key_length", D_KVA),
 	KD("attention.value_length", D_KVLR),
@@ -940,6 +947,12 @@ static const char *str_text(const gen *g, const char *keys)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* a * b, or 0 (unset) when it leaves the range of a dimension. */
+static int64_t mul_dim(int64_t a, int64_t b)
+{
+	return a > 0 && b > 0 && a <= DIM_MAX / b ? a * b : 0;
+}
+
 static void apply_rules(gen *g)
 {
 	int64_t *d = g->d;
@@ -951,13 +964,13 @@ static void apply_rules(gen *g)
 		switch (r->op) {
 		case R_CONST: v = r->k; break;
 		case R_COPY: v = a; break;
-		case R_MUL: v = a * b; break;
+		case R_MUL: v = mul_dim(a, b); break;
 		case R_ADD: v = a && b ? a + b : 0; break;
 		case R_DIV: v = b ? a / b : 0; break;
-		case R_MULK: v = a * r->k; break;
-		case R_SQDIV: v = b ? (a / b) * (a / b) : 0; break;
+		case R_MULK: v = mul_dim(a, r->k); break;
+		case R_SQDIV: v = b ? mul_dim(a / b, a / b) : 0; break;
 		case R_ADDK: v = a ? a + r->k : 0; break;
-		case R_MULSQ: v = a * b * b; break;
+		case R_MULSQ: v = mul_dim(mul_dim(a, b), b); break;
 		}
 		d[r->dim] = v;
 	}
@@ -1030,7 +1043,7 @@ static pj_status gen_load(gen *g, const char *config_path, const pj_synth_opts *
 		const struct dim_key *k = &dim_keys[i];
 		const cJSON *v = k->src == SRC_TEXT ? json_find(g->objs, 2, k->keys)
 		                                    : json_find(&g->vision, 1, k->keys);
-		if (cJSON_IsNumber(v) && v->valuedouble > 0)
+		if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= DIM_MAX)
 			g->d[k->dim] = (int64_t)v->valuedouble;
 	}
 	for (size_t i = 0; i < sizeof g->arch->defaults / sizeof g->arch->defaults[0]; i++)
@@ -1199,6 +1212,8 @@ static pj_status emit(gen *g, const tmpl *tp, int layer, int expert, sbuf *nb, p
 		if (pj_mul_u64(nel, (unsigned long long)shape[nd], &nel))
 			return pj_fail(err, PJ_ENOMEM, "%s: tensor %s is too large", g->path, nb->p);
 	}
+	if (g->n >= MAX_TENSORS)
+		return pj_fail(err, PJ_ENOMEM, "%s: more than %zu tensors", g->path, MAX_TENSORS);
 	pj_dtype dt = g->base;
 	if (g->gguf) {
 		if (nd == 1 || (tp->flags & F_F32))
@@ -1595,6 +1610,28 @@ static pj_status write_safetensors(const char *path, stensor **ts, size_t n, con
 	return st;
 }
 
+/* A folder we write into may hold an earlier fixture: drop its weight
+ * files so a different shard count does not leave a mixed checkpoint. */
+static void remove_stale(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		bool weights = strncmp(e->d_name, "model", 5) == 0 &&
+		               ((n > 12 && strcmp(e->d_name + n - 12, ".safetensors") == 0) ||
+		                strcmp(e->d_name, "model.safetensors.index.json") == 0);
+		if (weights) {
+			char *p = pj_xasprintf("%s/%s", dir, e->d_name);
+			unlink(p);
+			free(p);
+		}
+	}
+	closedir(d);
+}
+
 static char *shard_name(int k, int n, int digits)
 {
 	if (n == 1)
@@ -1610,11 +1647,13 @@ static pj_status write_hf(gen *g, const char *out, const pj_synth_opts *o, pj_er
 	pj_status st = mkdir_p(out, err);
 	if (st)
 		return st;
-	uint64_t total = 0;
+	unsigned long long total = 0;
 	for (size_t i = 0; i < g->n; i++)
-		total += g->t[i].nbytes;
+		if (pj_add_u64(total, g->t[i].nbytes, &total))
+			return pj_fail(err, PJ_ENOMEM, "%s: the model is too large", g->path);
 	if (!o->sparse && (st = check_space(out, total, err)))
 		return st;
+	remove_stale(out);
 
 	/* config.json, unless we are writing next to it (the demo). */
 	char *cfg = pj_xasprintf("%s/config.json", out);
