@@ -30,6 +30,7 @@ static const pj_qtype QTYPES[] = {
 	QT(MXFP4,   32,  17,  false, false, mxfp4),
 	QT(IQ3_XXS, 256, 98,  true,  false, iq3_xxs),
 	QT(IQ3_S,   256, 110, true,  false, iq3_s),
+	QT(IQ1_M,   256, 56,  true,  false, iq1_m),
 };
 #undef QT
 
