@@ -71,43 +71,51 @@ EOF
 # the interpreter itself, not a version-manager shim (pyenv's costs ~100 ms a call)
 PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || true)
 
-# measure LABEL CMD...: RUNS timed runs; wall from date(1), max RSS from
-# GNU time when present, else from python3's getrusage of the child.
+# measure LABEL CMD...: RUNS timed runs; wall from date(1), max RSS and CPU
+# time (user + system; 10 ms resolution) from GNU time when present, else
+# from python3's getrusage of the child.  CPU time is what to compare when
+# the machine is busy: wall then includes waiting for a core.
 measure() {
 	label=$1
 	shift
 	"$@" >/dev/null 2>&1 || { echo "info_bench: '$*' failed" >&2; exit 1; }
 	: >"$W/walls"
 	: >"$W/rsss"
+	: >"$W/cpus"
 	i=0
 	while [ $i -lt "$RUNS" ]; do
 		t0=$(date +%s%N)
 		if [ -x /usr/bin/time ]; then
-			/usr/bin/time -f %M -o "$W/rss" "$@" >/dev/null 2>&1
+			/usr/bin/time -f '%M %U %S' -o "$W/rss" "$@" >/dev/null 2>&1
 		elif [ -n "$PY" ]; then
 			"$PY" -c 'import resource, subprocess, sys
 subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-open(sys.argv[1], "w").write("%d\n" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$W/rss" "$@"
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write("%d %.3f %.3f\n" % (r.ru_maxrss, r.ru_utime, r.ru_stime))' "$W/rss" "$@"
 		else
 			"$@" >/dev/null 2>&1
-			echo 0 >"$W/rss"
+			echo 0 0 0 >"$W/rss"
 		fi
 		t1=$(date +%s%N)
 		echo $(( (t1 - t0) / 1000 )) >>"$W/walls"
-		cat "$W/rss" >>"$W/rsss"
+		awk '{ print $1 }' "$W/rss" >>"$W/rsss"
+		awk '{ print ($2 + $3) * 1000 }' "$W/rss" >>"$W/cpus"
 		i=$((i + 1))
 	done
 	med=$(sort -n "$W/walls" | sed -n "$(( (RUNS + 1) / 2 ))p")
 	min=$(sort -n "$W/walls" | head -n 1)
 	max=$(sort -n "$W/walls" | tail -n 1)
 	rss=$(sort -n "$W/rsss" | tail -n 1)
-	printf '| %-34s | %8.1f | %8.1f | %8.1f | %8.1f |\n' "$label" \
+	cpu=$(sort -n "$W/cpus" | sed -n "$(( (RUNS + 1) / 2 ))p")
+	printf '| %-34s | %8.1f | %8.1f | %8.1f | %8.0f | %8.1f |\n' "$label" \
 		"$(echo "$med" | awk '{ print $1 / 1000 }')" "$(echo "$min" | awk '{ print $1 / 1000 }')" \
-		"$(echo "$max" | awk '{ print $1 / 1000 }')" "$(echo "$rss" | awk '{ print $1 / 1024 }')"
+		"$(echo "$max" | awk '{ print $1 / 1000 }')" "$cpu" "$(echo "$rss" | awk '{ print $1 / 1024 }')"
 }
 
-echo "| case                               | wall median ms | min ms | max ms | max RSS MiB |"
-echo "|------------------------------------|---------:|---------:|---------:|---------:|"
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) before the timed runs"
+echo
+echo "| case                               | wall median ms | wall min ms | wall max ms | CPU median ms | max RSS MiB |"
+echo "|------------------------------------|---------:|---------:|---------:|---------:|---------:|"
 for L in 15 30 61; do
 	n=$("$PJ" --info --json "$W/ds-$L" | "$FIX" --json-get model.tensors -)
 	measure "--info, $L layers, $n tensors" "$PJ" --info "$W/ds-$L"
@@ -118,8 +126,10 @@ if [ -n "$PY" ]; then
 		measure "peer: python3 json headers, $L l." "$PY" "$W/peer.py" "$W/ds-$L"
 	done
 else
-	echo "| peer: python3 not found            |        - |        - |        - |        - |"
+	echo "| peer: python3 not found            |        - |        - |        - |        - |        - |"
 fi
+echo
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) after"
 echo
 echo "commands:"
 echo "  $PJ --info FIXTURE >/dev/null"

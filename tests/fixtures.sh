@@ -320,4 +320,43 @@ expect arch.hybrid.linear_layers 24
 has_trait linear_attention
 has_trait multimodal
 
+# ---- the same real configs as GGUF (llama.cpp's layout) -----------------------
+ginfo() { # ginfo NAME CONFIG: sparse GGUF fixture -> --info --json
+	NAME=$1
+	rm -f "$T/fix.gguf"
+	INFO=$T/$NAME.json
+	if "$FIXTURE" --config "$CFG/$2" --out "$T/fix.gguf" --gguf --sparse 2>"$T/err" &&
+	   "$PJ" --info --json "$T/fix.gguf" >"$INFO" 2>"$T/err"; then
+		ok 0 "$NAME: sparse GGUF fixture from $2 opens (--info --json)"
+	else
+		ok 1 "$NAME: sparse GGUF fixture from $2 opens (--info --json)"
+		diag "  $(head -c 600 "$T/err")"
+		INFO=/dev/null
+	fi
+}
+# 292 tensors like llama.cpp's own conversions: rope_freqs.weight (64 F32
+# factors of the llama3 rope scaling) comes on top, and llama.cpp's
+# "model params" count includes it: 8,030,261,312.
+ginfo llama-3.1-8b.gguf llama-3.1-8b-instruct.json
+expect params.total 8030261312
+expect model.tensors 292
+ginfo qwen3-30b-a3b.gguf qwen3-30b-a3b.json
+expect params.total 30532122624
+expect params.active 3353032704
+expect model.tensors 579
+# The text model only (llama.cpp puts the vision tower in an mmproj file):
+# 27,432,406,640 less the SigLIP tower and projector.
+ginfo gemma-3-27b.gguf gemma-3-27b-it.json
+expect params.total 27009346304
+expect arch.hybrid.global_layers 10
+# Dequantized to BF16 and without the MTP layer, as convert_hf_to_gguf.py
+# writes it: exactly DeepSeek's 671B main model, and its 37B activated
+# (37,552,297,472 = 36.6B "including the 0.9B output head" + 0.9B input
+# embedding).
+ginfo deepseek-v3.gguf deepseek-v3.json
+expect params.total 671026419200
+expect params.active 37552297472
+has_trait mla
+rm -f "$T/fix.gguf"
+
 done_testing

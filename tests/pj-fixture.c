@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +56,13 @@ static const char usage_text[] =
 	"\n"
 	"Exit status: 0 success, 1 failure (I/O, mismatch, key not found), 2 usage.\n";
 
-static void usage_error(const char *fmt, const char *arg)
+static _Noreturn void PJ_PRINTF(1, 2) usage_error(const char *fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
 	fprintf(stderr, "pj-fixture: ");
-	fprintf(stderr, fmt, arg);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\nTry 'pj-fixture --help' for more information.\n");
 	exit(EXIT_USAGE);
 }

@@ -55,7 +55,7 @@
 	X(LVAL, "linear value dim") X(LKEY2, "2*linear key dim")                   \
 	X(LCONV, "linear conv dim") X(VPOS, "vision positions")                    \
 	X(VPOS1, "vision positions+1") X(VMH, "vision merger hidden")              \
-	X(V3, "3*vision hidden")
+	X(V3, "3*vision hidden") X(HD2, "head_dim/2")
 
 enum {
 #define DIM_ENUM(id, name) D_##id,
@@ -116,7 +116,7 @@ static const struct dim_key {
 
 /* Defaults and derived dimensions, applied in order, each only when its
  * target is still unset (0).  An operand of 0 yields 0 (unset). */
-enum { R_CONST, R_COPY, R_MUL, R_ADD, R_DIV, R_MULK, R_SQDIV, R_ADDK, R_MULSQ };
+enum { R_CONST, R_COPY, R_MUL, R_ADD, R_DIV, R_MULK, R_SQDIV, R_ADDK, R_MULSQ, R_DIVK };
 static const struct dim_rule {
 	uint8_t dim, op, a, b;
 	int64_t k;
@@ -148,6 +148,7 @@ static const struct dim_rule {
 	{ D_VPOS1, R_ADDK, D_VPOS, 0, 1 },
 	{ D_VMH, R_MULSQ, D_VH, D_VM, 0 },
 	{ D_V3, R_MULK, D_VH, 0, 3 },
+	{ D_HD2, R_DIVK, D_HD, 0, 2 },
 };
 
 /* ---- templates ---------------------------------------------------------- */
@@ -178,6 +179,7 @@ enum {
 	C_SHARED = 1 << 7,   /* shared experts */
 	C_MMBIAS = 1 << 8,   /* llava projector bias */
 	C_SCOREB = 1 << 9,   /* DeepSeek noaux_tc score-correction bias */
+	C_ROPE3 = 1 << 10,   /* Llama 3.1 "llama3" rope scaling (GGUF rope_freqs) */
 };
 
 /* Kind of tensor: what it holds and how precise it stays. */
@@ -598,6 +600,8 @@ static const tmpl t_t5[] = {
 
 #define BLK "blk.%L."
 static const tmpl g_head[] = {
+	/* convert_hf_to_gguf.py stores Llama 3.1's rope scaling as factors. */
+	GC(C_ROPE3, F_F32 | F_NORM, "rope_freqs.weight", D_HD2),
 	G(0, "token_embd.weight", D_H, D_V),
 	END
 };
@@ -971,6 +975,7 @@ static void apply_rules(gen *g)
 		case R_SQDIV: v = b ? mul_dim(a / b, a / b) : 0; break;
 		case R_ADDK: v = a ? a + r->k : 0; break;
 		case R_MULSQ: v = mul_dim(mul_dim(a, b), b); break;
+		case R_DIVK: v = a / r->k; break;
 		}
 		d[r->dim] = v;
 	}
@@ -1082,6 +1087,7 @@ static pj_status gen_load(gen *g, const char *config_path, const pj_synth_opts *
 		vhead = !cJSON_IsBool(vh) || cJSON_IsTrue(vh);
 	}
 	const char *topk = str_text(g, "topk_method");
+	const char *rope = str_text(g, "rope_scaling.rope_type|rope_parameters.rope_type");
 	const char *mt_s = mt->valuestring;
 	struct { uint32_t bit; bool on; } cs[] = {
 		{ C_UNTIED, !tied },
@@ -1094,6 +1100,7 @@ static pj_status gen_load(gen *g, const char *config_path, const pj_synth_opts *
 		{ C_SHARED, g->d[D_NSH] > 0 },
 		{ C_MMBIAS, bool_text(g, "multimodal_projector_bias", true) },
 		{ C_SCOREB, strcmp(mt_s, "deepseek_v3") == 0 || (topk && strcmp(topk, "noaux_tc") == 0) },
+		{ C_ROPE3, rope && strcmp(rope, "llama3") == 0 },
 	};
 	for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
 		if (cs[i].on)
@@ -1119,7 +1126,9 @@ static pj_status gen_load(gen *g, const char *config_path, const pj_synth_opts *
 	g->fp8_block[0] = g->fp8_block[1] = 128;
 	const cJSON *qc = cJSON_GetObjectItemCaseSensitive(g->root, "quantization_config");
 	const cJSON *qm = qc ? cJSON_GetObjectItemCaseSensitive(qc, "quant_method") : NULL;
-	if (cJSON_IsString(qm) && strcmp(qm->valuestring, "fp8") == 0) {
+	/* An explicit --dtype asks for a dequantized copy (as community bf16
+	 * re-uploads and convert_hf_to_gguf.py produce); GGUF never holds FP8. */
+	if (cJSON_IsString(qm) && strcmp(qm->valuestring, "fp8") == 0 && !o->dtype && !g->gguf) {
 		g->fp8 = true;
 		const cJSON *bs = cJSON_GetObjectItemCaseSensitive(qc, "weight_block_size");
 		if (cJSON_GetArraySize(bs) == 2) {
