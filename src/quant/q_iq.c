@@ -782,14 +782,23 @@ static void iq1m_superblock(const float *x, pj_blk_iq1_m *y, const float *qw)
 		int bi1 = -1, bi2 = -1, bk = -1;
 		/* sums run over the sorted order with level 0 below i1, 1 below i2,
 		 * 2 above: the prefix states are reused, the additions are the same */
+		/* the products w*q*x and w*q*q of every element, level and shift
+		 * pattern, computed once (same values, same rounding) */
+		float px[16][3][4], p2[16][3][4];
+		for (int i = 0; i < 16; i++)
+			for (int lv = 0; lv < 3; lv++)
+				for (int k = 0; k < 4; k++) {
+					const float q = iq1_levels(k, i >= 8)[lv];
+					px[i][lv][k] = weight[i] * q * xb[i];
+					p2[i][lv][k] = weight[i] * q * q;
+				}
 		float ax[4] = { 0, 0, 0, 0 }, a2[4] = { 0, 0, 0, 0 };
 		for (int i1 = 0; i1 <= 16; i1++) {
 			if (i1 > 0) {
 				const int i = idx[i1 - 1];
 				for (int k = 0; k < 4; k++) {
-					const float q = iq1_levels(k, i >= 8)[0];
-					ax[k] += weight[i] * q * xb[i];
-					a2[k] += weight[i] * q * q;
+					ax[k] += px[i][0][k];
+					a2[k] += p2[i][0][k];
 				}
 			}
 			float bx[4], b2[4];
@@ -799,9 +808,8 @@ static void iq1m_superblock(const float *x, pj_blk_iq1_m *y, const float *qw)
 				if (i2 > i1) {
 					const int i = idx[i2 - 1];
 					for (int k = 0; k < 4; k++) {
-						const float q = iq1_levels(k, i >= 8)[1];
-						bx[k] += weight[i] * q * xb[i];
-						b2[k] += weight[i] * q * q;
+						bx[k] += px[i][1][k];
+						b2[k] += p2[i][1][k];
 					}
 				}
 				float sx[4], s2[4];
@@ -810,9 +818,8 @@ static void iq1m_superblock(const float *x, pj_blk_iq1_m *y, const float *qw)
 				for (int j = i2; j < 16; j++) {
 					const int i = idx[j];
 					for (int k = 0; k < 4; k++) {
-						const float q = iq1_levels(k, i >= 8)[2];
-						sx[k] += weight[i] * q * xb[i];
-						s2[k] += weight[i] * q * q;
+						sx[k] += px[i][2][k];
+						s2[k] += p2[i][2][k];
 					}
 				}
 				for (int k = 0; k < 4; k++) {
