@@ -1,2 +1,196 @@
 #!/bin/sh
-echo "1..0 # SKIP not written yet"
+# tui.sh - the interactive browser, driven through tmux: navigation, MoE
+# experts, help, resize, quitting, monochrome, the stats job (cancel while
+# running, keys stay live) and terminal restoration on exit and on signals.
+# Every screen check waits for its text (up to ~5 s), so a slow machine or a
+# sanitizer build does not make the test flaky.
+. "$PJ_SRCDIR/tests/lib.sh"
+
+TM=${TMUX_BIN:-}
+[ -n "$TM" ] || TM=$(command -v tmux 2>/dev/null)
+[ -n "$TM" ] && [ -x "$TM" ] || skip_all "tmux not found (configure looks for it; install tmux to run the TUI tests)"
+have_shared || skip_all "shared test data not found at $PJ_SHARED"
+[ -x "$PJ" ] || skip_all "$PJ not built"
+
+# (not lib.sh's tmpdir: its EXIT trap fires when the $(...) subshell ends)
+T=$(mktemp -d "${TMPDIR:-/tmp}/pj-tui.XXXXXX") || exit 1
+# A fresh server (socket) per run: reusing one right after kill-server
+# races with the dying server.
+RUN=0
+SOCK="pjtest$$-0"
+# A terminal type this machine surely describes.
+if infocmp tmux-256color >/dev/null 2>&1; then TERMTYPE=tmux-256color; else TERMTYPE=screen; fi
+MOE="$PJ_SHARED/models/qwen3moe"
+
+tm() { env -u TMUX "$TM" -L "$SOCK" -f /dev/null "$@"; }
+cleanup() { tm kill-server >/dev/null 2>&1; rm -rf "$T"; }
+trap cleanup EXIT
+
+# start W H ENV... -- ARGS...: the app in a fresh tmux server.  A shell
+# stays in the pane after the app ends, so the exit status (in $T/status)
+# and the terminal modes the app left behind can be read; $T/pid is the
+# app's own pid (for the signal checks).
+start() {
+	w=$1 h=$2; shift 2
+	envs=""
+	while [ "$1" != "--" ]; do envs="$envs $1"; shift; done
+	shift
+	tm kill-server >/dev/null 2>&1
+	RUN=$((RUN + 1))
+	SOCK="pjtest$$-$RUN"
+	rm -f "$T/status" "$T/pid"
+	args=""
+	for a in "$@"; do args="$args '$a'"; done
+	cat > "$T/run.sh" <<-EOS
+	ulimit -c 0
+	sh -c 'echo \$\$ > "$T/pid"; exec env TERM=$TERMTYPE LC_ALL= LANG=C.UTF-8 $envs "$PJ" $args'
+	echo \$? > "$T/status"
+	exec sleep 600
+	EOS
+	tm new-session -d -x "$w" -y "$h" "sh $T/run.sh"
+	# The app is drawn once the function bar is.
+	wait_for "F10Quit"
+}
+
+screen() { tm capture-pane -p; }
+fmt() { tm display -p "$1"; }
+keys() { tm send-keys "$@"; }
+
+# wait_for TEXT: poll the screen until TEXT appears (fixed string).
+wait_for() {
+	i=0
+	while [ $i -lt 50 ]; do
+		screen 2>/dev/null | grep -qF -- "$1" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# wait_dead: until the app has exited and its status is recorded.
+wait_dead() {
+	i=0
+	while [ $i -lt 50 ]; do
+		[ -s "$T/status" ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+status() { cat "$T/status" 2>/dev/null; }
+
+# Terminal given back: no alternate screen, no mouse reporting, cursor on.
+restored() {
+	[ "$(fmt '#{alternate_on}/#{mouse_any_flag}/#{cursor_flag}')" = "0/0/1" ]
+}
+
+# step_until TEXT KEY: press KEY (at most 80 times) until TEXT shows.
+step_until() {
+	n=0
+	while [ $n -lt 80 ]; do
+		screen | grep -qF -- "$1" && return 0
+		keys "$2"
+		sleep 0.05
+		n=$((n + 1))
+	done
+	screen | grep -qF -- "$1"
+}
+
+# ---- 100x30, the HF MoE model: navigation and experts --------------------------
+start 100 30 -- "$MOE"
+ok $? "starts at 100x30 and draws the function bar"
+screen > "$T/s0"
+grep -q "qwen3moe" "$T/s0" && grep -q "MoE 8x2" "$T/s0"; ok $? "header: model name and architecture summary"
+[ "$(fmt '#{alternate_on}/#{mouse_any_flag}')" = "1/1" ]; ok $? "while running: alternate screen and mouse reporting on"
+grep -q "family moe" "$T/s0" && grep -q "params 5.84M total" "$T/s0"; ok $? "header: family and parameter count"
+wait_for "stats: done"; ok $? "the statistics job finishes and says so"
+screen | grep "model.embed_tokens" | grep -q "0.2383"; ok $? "stats columns filled in (embedding max|x|)"
+
+keys ']' Enter
+wait_for "8 experts: 3 tensors each"; ok $? "layer 0 expands to attention, ffn and a collapsed experts summary"
+screen | grep -q "self_attn.q_proj"; ok $? "expanded layer lists its attention tensors"
+step_until "layer 0: 8 experts" Down; ok $? "the experts summary row can be selected"
+keys Enter
+wait_for "expert 0"; ok $? "the experts summary expands to one row per expert"
+for i in 1 2 3 4 5 6 7 8; do keys Down; done
+wait_for "expert 7"; ok $? "expert 7 is listed"
+keys Right Down
+wait_for "mlp.experts.7."; ok $? "expert 7 expands to its own tensors (detail names the tensor)"
+screen | grep -q "routed expert"; ok $? "detail pane describes the tensor's role"
+
+keys '?'
+wait_for "show this help screen"; ok $? "? opens the help screen"
+screen | grep -E "^ *F10 q +quit" >/dev/null; ok $? "help lists a binding from the key table (F10 q  quit)"
+keys q
+wait_for "Name"; ok $? "q on the help screen closes it (does not quit)"
+
+tm resize-window -x 80 -y 24
+sleep 0.3
+wait_for "F10Quit" && screen | head -1 | grep -q "qwen3moe"; ok $? "after resizing to 80x24: header and function bar drawn"
+screen | grep -q "Name" && screen | grep -q "expert 7"; ok $? "the table still shows its rows after the resize"
+
+keys q
+wait_dead; ok $? "q quits"
+[ "$(status)" = 0 ]; ok $? "exit status 0"
+restored; ok $? "terminal restored on quit (no alternate screen, mouse off, cursor visible)"
+
+# ---- 80x24 from the start, monochrome -------------------------------------------
+start 80 24 NO_COLOR=1 -- "$MOE"
+ok $? "NO_COLOR=1 at 80x24: starts"
+screen | grep -q "layer 2" && screen | grep -q "Shape"; ok $? "80x24: table with layers and columns"
+tm capture-pane -p -e > "$T/mono"
+! grep -Eq "$(printf '\033')\[(3[0-7]|4[0-7]|9[0-7]|10[0-7]|38;|48;)" "$T/mono"; ok $? "NO_COLOR: no color escape sequences on screen"
+keys F10
+wait_dead && [ "$(status)" = 0 ]; ok $? "F10 quits with status 0"
+
+start 80 24 -- --no-mouse "$MOE"
+tm capture-pane -p -e > "$T/color"
+grep -Eq "$(printf '\033')\[(3[0-7]|4[0-7])m" "$T/color"; ok $? "default theme uses colors (so the NO_COLOR check means something)"
+[ "$(fmt '#{mouse_any_flag}')" = 0 ]; ok $? "--no-mouse leaves mouse reporting off"
+keys q; wait_dead
+
+# ---- GGUF: stacked expert tensors listed per expert -----------------------------
+start 100 30 -- "$MOE/gguf/qwen3moe-BF16.gguf"
+ok $? "opens the GGUF model"
+keys ']' '*'
+wait_for "ffn_gate_exps[0]"; ok $? "* expands a layer fully: stacked tensors appear as per-expert slices"
+step_until "[expert 7]" Down; ok $? "slices of expert 7 reachable; detail names the stacked tensor and expert"
+screen | grep -q "expert 7 of 256x256x8"; ok $? "slice detail gives the stacked shape in ggml order"
+keys q; wait_dead
+
+# ---- a slow job: keys stay live, cancel marks partial results ------------------
+# 2 GiB of F32 zeros in a sparse file: seconds of work for one thread.
+BIG="$T/big"
+mkdir -p "$BIG"
+printf '{"architectures":["LlamaForCausalLM"],"model_type":"llama","hidden_size":8192,"num_hidden_layers":0,"num_attention_heads":64,"vocab_size":65536}' > "$BIG/config.json"
+hdr='{"model.embed_tokens.weight":{"dtype":"F32","shape":[65536,8192],"data_offsets":[0,2147483648]}}'
+while [ $(( ${#hdr} % 8 )) -ne 0 ]; do hdr="$hdr "; done
+{ printf "\\$(printf %03o ${#hdr})\\000\\000\\000\\000\\000\\000\\000"; printf '%s' "$hdr"; } > "$BIG/model.safetensors"
+if truncate -s $((8 + ${#hdr} + 2147483648)) "$BIG/model.safetensors" 2>/dev/null; then
+	start 100 30 -- -j1 "$BIG"
+	wait_for "c: cancel"; ok $? "slow job: progress bar with a cancel hint"
+	keys '?'
+	wait_for "show this help screen"; ok $? "keys work while the job runs (help opens)"
+	keys Escape
+	wait_for "Name"
+	keys c
+	wait_for "stats: cancelled"; ok $? "c cancels the job"
+	screen | grep "embed_tokens" | grep -q "~"; ok $? "partial results are marked ~"
+	keys s
+	wait_for "c: cancel"; ok $? "s restarts the job"
+	keys q
+	wait_dead && [ "$(status)" = 0 ]; ok $? "quitting while the job runs exits 0"
+	restored; ok $? "terminal restored after quitting mid-job"
+else
+	skip "truncate(1) unavailable: no sparse file for the slow-job checks"
+fi
+
+# ---- fatal signals restore the terminal ------------------------------------------
+for sig in TERM SEGV; do
+	start 100 30 -- "$MOE"
+	kill -$sig "$(cat "$T/pid")"
+	wait_dead && [ "$(status)" -gt 128 ]; ok $? "SIG$sig ends the program (status $(status), by the signal)"
+	restored; ok $? "SIG$sig: terminal restored before dying"
+done
+
+done_testing

@@ -1,3 +1,67 @@
+/* keys.h - every user action and its keys, declared once.
+ *
+ * The table below is the single source for key dispatch, the help screen,
+ * the function-key bar and the man page's KEYS section
+ * (pj_keys_print_man), so they cannot drift apart. */
 #ifndef PJ_UI_KEYS_H
 #define PJ_UI_KEYS_H
+
+#include <stdio.h>
+
+#include "crt.h"
+
+/* X(ID, key, key, key (0 = none), function-bar label or NULL, help text)
+ * The first function key listed gives the action its place in the bar. */
+#define PJ_ACTIONS(X)                                                                            \
+	X(HELP,         PJ_KEY_F1,    '?',          0,   "Help",     "show this help screen")   \
+	X(UP,           PJ_KEY_UP,    'k',          0,   NULL,       "move up one row")         \
+	X(DOWN,         PJ_KEY_DOWN,  'j',          0,   NULL,       "move down one row")       \
+	X(PGUP,         PJ_KEY_PGUP,  PJ_CTRL('b'), 0,   NULL,       "move up one page")        \
+	X(PGDN,         PJ_KEY_PGDN,  PJ_CTRL('f'), 0,   NULL,       "move down one page")      \
+	X(HOME,         PJ_KEY_HOME,  'g',          0,   NULL,       "go to the first row")     \
+	X(END,          PJ_KEY_END,   'G',          0,   NULL,       "go to the last row")      \
+	X(PREV_LAYER,   '[',          0,            0,   NULL,       "go to the previous layer") \
+	X(NEXT_LAYER,   ']',          0,            0,   NULL,       "go to the next layer")    \
+	X(EXPAND,       PJ_KEY_RIGHT, 'l',          '+', NULL,       "expand the row, or step into an expanded one") \
+	X(COLLAPSE,     PJ_KEY_LEFT,  'h',          '-', NULL,       "collapse the row, or go to its parent") \
+	X(TOGGLE,       PJ_KEY_ENTER, ' ',          0,   NULL,       "expand or collapse the row") \
+	X(EXPAND_TREE,  '*',          0,            0,   NULL,       "expand everything under the row, experts included") \
+	X(DETAIL,       PJ_KEY_F3,    'd',          0,   "Detail",   "show or hide the detail pane") \
+	X(EXPAND_ALL,   PJ_KEY_F5,    'e',          0,   "Expand",   "expand all layers and groups (experts stay summarised)") \
+	X(COLLAPSE_ALL, PJ_KEY_F6,    'E',          0,   "Collapse", "collapse everything")     \
+	X(STATS,        PJ_KEY_F7,    's',          0,   "Stats",    "restart the statistics job") \
+	X(CANCEL,       PJ_KEY_F8,    'c',          0,   "Cancel",   "cancel the running job (partial results stay, marked ~)") \
+	X(REDRAW,       PJ_CTRL('l'), 0,            0,   NULL,       "redraw the screen")       \
+	X(CLOSE,        PJ_KEY_ESC,   0,            0,   NULL,       "close the help screen")   \
+	X(QUIT,         PJ_KEY_F10,   'q',          0,   "Quit",     "quit (on the help screen: close it)")
+
+typedef enum pj_action {
+	PJ_ACT_NONE = 0,
+#define PJ_ACT_ENUM(id, k1, k2, k3, fbar, help) PJ_ACT_##id,
+	PJ_ACTIONS(PJ_ACT_ENUM)
+#undef PJ_ACT_ENUM
+	PJ_ACT_COUNT
+} pj_action;
+
+#define PJ_ACTION_KEYS 3
+
+typedef struct pj_action_info {
+	int keys[PJ_ACTION_KEYS];
+	const char *fbar;
+	const char *help;
+} pj_action_info;
+
+const pj_action_info *pj_action_info_of(pj_action a);
+/* The action bound to a normalised key, or PJ_ACT_NONE. */
+pj_action pj_keys_action(int key);
+/* "F1", "Up", "PgDn", "Enter", "Space", "^L", "q"... into buf. */
+const char *pj_key_name(int key, char *buf, size_t len);
+/* "F1 ?" - all keys of an action, space separated. */
+const char *pj_action_keys_str(pj_action a, char *buf, size_t len);
+/* The action's function key (PJ_KEY_F1..F12) or 0. */
+int pj_action_fkey(pj_action a);
+
+/* The body of the man page's KEYS section (troff: .TP entries). */
+void pj_keys_print_man(FILE *out);
+
 #endif
