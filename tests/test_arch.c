@@ -77,7 +77,7 @@ static pj_model *new_model(pj_format fmt, const char *config)
 	return m;
 }
 
-static void add_tensor(pj_model *m, const char *name, const int64_t *ne4)
+static void add_tensor_dt(pj_model *m, const char *name, const int64_t *ne4, pj_dtype dt)
 {
 	int64_t ne[4];
 	int nd = 0;
@@ -87,8 +87,13 @@ static void add_tensor(pj_model *m, const char *name, const int64_t *ne4)
 	uint64_t nel = 1;
 	for (int i = 0; i < nd; i++)
 		nel *= (uint64_t)ne[i];
-	if (pj_catalog_add(&m->cat, "test", name, strlen(name), PJ_DT_BF16, nd, ne, 0, 0, nel * 2, &err))
+	if (pj_catalog_add(&m->cat, "test", name, strlen(name), dt, nd, ne, 0, 0, nel * 2, &err))
 		tap_diag("add %s: %s", name, err.msg);
+}
+
+static void add_tensor(pj_model *m, const char *name, const int64_t *ne4)
+{
+	add_tensor_dt(m, name, ne4, PJ_DT_BF16);
 }
 
 static void add_tensors(pj_model *m, const tdef *t, size_t n)
@@ -374,6 +379,55 @@ static void test_tiny_deepseek(void)
 	is_str(pj_arch_summary(a, b2, sizeof b2), "MoE 4x2+1 shared + MLA r=32", "mini deepseek: summary");
 	is_int(a->q_lora_rank, 0, "mini deepseek: null q_lora_rank");
 	is_int(a->head_dim, 24, "mini deepseek: MLA head dim = nope + rope");
+	close_model(m);
+}
+
+/* gpt-oss as published: MXFP4 experts stored as U8 "_blocks" (two 4-bit
+ * values per byte) with U8 "_scales", stacked [experts, rows, blocks, 16]. */
+static void test_gpt_oss_mxfp4(void)
+{
+	pj_model *m = new_model(PJ_FMT_HF,
+	    "{\"architectures\": [\"GptOssForCausalLM\"], \"model_type\": \"gpt_oss\", \"hidden_size\": 64,"
+	    " \"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"head_dim\": 16, \"num_hidden_layers\": 2,"
+	    " \"num_local_experts\": 4, \"num_experts_per_tok\": 2, \"intermediate_size\": 32,"
+	    " \"sliding_window\": 128, \"layer_types\": [\"sliding_attention\", \"full_attention\"]}");
+	for (int l = 0; l < 2; l++) {
+		char n[128];
+		static const struct { const char *s; int64_t ne[4]; pj_dtype dt; } t[] = {
+			{ "self_attn.q_proj.weight", { 64, 64 }, PJ_DT_BF16 },
+			{ "self_attn.q_proj.bias", { 64 }, PJ_DT_BF16 },
+			{ "self_attn.k_proj.weight", { 64, 32 }, PJ_DT_BF16 },
+			{ "self_attn.v_proj.weight", { 64, 32 }, PJ_DT_BF16 },
+			{ "self_attn.o_proj.weight", { 64, 64 }, PJ_DT_BF16 },
+			{ "self_attn.sinks", { 4 }, PJ_DT_BF16 },
+			{ "mlp.router.weight", { 64, 4 }, PJ_DT_BF16 },
+			{ "mlp.router.bias", { 4 }, PJ_DT_BF16 },
+			{ "mlp.experts.gate_up_proj_blocks", { 16, 2, 64, 4 }, PJ_DT_U8 },
+			{ "mlp.experts.gate_up_proj_scales", { 2, 64, 4 }, PJ_DT_U8 },
+			{ "mlp.experts.gate_up_proj_bias", { 64, 4 }, PJ_DT_BF16 },
+			{ "mlp.experts.down_proj_blocks", { 16, 1, 64, 4 }, PJ_DT_U8 },
+			{ "mlp.experts.down_proj_scales", { 1, 64, 4 }, PJ_DT_U8 },
+			{ "mlp.experts.down_proj_bias", { 64, 4 }, PJ_DT_BF16 },
+		};
+		for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+			snprintf(n, sizeof n, "model.layers.%d.%s", l, t[i].s);
+			add_tensor_dt(m, n, t[i].ne, t[i].dt);
+		}
+	}
+	detect(m);
+	const pj_arch *a = &m->arch;
+	char b1[16];
+	is_role(m, "model.layers.1.mlp.experts.gate_up_proj_blocks", PJ_ROLE_EXP_GATE_UP, PJ_COMP_TEXT, 1, -1, 4);
+	is_role(m, "model.layers.1.mlp.experts.down_proj_scales", PJ_ROLE_WEIGHT_SCALE, PJ_COMP_TEXT, 1, -1, 0);
+	is_role(m, "model.layers.1.mlp.experts.down_proj_bias", PJ_ROLE_EXP_BIAS, PJ_COMP_TEXT, 1, -1, 4);
+	is_role(m, "model.layers.0.mlp.router.weight", PJ_ROLE_ROUTER, PJ_COMP_TEXT, 0, -1, 0);
+	is_role(m, "model.layers.0.self_attn.sinks", PJ_ROLE_ATTN_SINKS, PJ_COMP_TEXT, 0, -1, 0);
+	is_str(attn_str(a, PJ_COMP_TEXT, b1, sizeof b1), "LG", "gpt-oss mxfp4: sliding, full");
+	uint64_t experts = 4 * 64 * 64 + 4 * 64 + 4 * 64 * 32 + 4 * 64; /* gate_up, bias, down, bias */
+	uint64_t other = 64 * 64 * 2 + 64 + 64 * 32 * 2 + 4 + 64 * 4 + 4;
+	is_int(a->params_total, 2 * (experts + other), "gpt-oss mxfp4: two parameters per block byte, scales excluded");
+	is_int(a->params_active, 2 * (experts / 2 + other), "gpt-oss mxfp4: 2 of 4 experts active");
+	is_int(a->expert_ff, 32, "gpt-oss mxfp4: expert FFN from intermediate_size, not the block layout");
 	close_model(m);
 }
 
@@ -1030,6 +1084,7 @@ int main(void)
 	test_hfconfig();
 	test_tiny_llama();
 	test_tiny_deepseek();
+	test_gpt_oss_mxfp4();
 	test_config_cases();
 	test_gguf_by_hand();
 

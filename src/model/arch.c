@@ -52,12 +52,14 @@ typedef struct det {
 
 	/* config facts beyond pj_arch */
 	int head_dim_v;
+	int ff;                 /* intermediate_size / feed_forward_length */
 	int nextn;
 	int swa_pattern;
 	int use_swa;            /* -1 absent, 0, 1 */
 	int max_window_layers;  /* -1 absent */
 	int full_interval;
-	const cJSON *layer_types;
+	pj_attn_kind *layer_types; /* HF layer_types, decoded (PJ_ATTN_COUNT: not ours) */
+	int n_layer_types;
 	const pj_gguf_kv *g_swa_layers; /* GGUF per-layer sliding flags */
 	const pj_gguf_kv *g_kv_heads;   /* GGUF per-layer kv heads */
 	bool encdec;
@@ -215,6 +217,23 @@ static int c_blocks(det *d, const cJSON *obj, const char *keys, const char *what
 	return 0;
 }
 
+static pj_attn_kind kind_from_string(const char *s)
+{
+	static const struct { const char *name; pj_attn_kind kind; } tab[] = {
+		{ "full_attention", PJ_ATTN_GLOBAL }, { "attention", PJ_ATTN_GLOBAL },
+		{ "global", PJ_ATTN_GLOBAL }, { "full", PJ_ATTN_GLOBAL },
+		{ "sliding_attention", PJ_ATTN_LOCAL }, { "sliding", PJ_ATTN_LOCAL },
+		{ "local", PJ_ATTN_LOCAL }, { "local_attention", PJ_ATTN_LOCAL },
+		{ "chunked_attention", PJ_ATTN_LOCAL },
+		{ "linear_attention", PJ_ATTN_LINEAR }, { "linear", PJ_ATTN_LINEAR },
+		{ "mamba", PJ_ATTN_LINEAR }, { "conv", PJ_ATTN_LINEAR }, { "ssm", PJ_ATTN_LINEAR },
+	};
+	for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+		if (strcmp(s, tab[i].name) == 0)
+			return tab[i].kind;
+	return PJ_ATTN_COUNT; /* not ours: fall back to the other rules */
+}
+
 static void read_hf(det *d)
 {
 	pj_arch *a = d->a;
@@ -234,6 +253,8 @@ static void read_hf(det *d)
 	d->head_dim_v = a->head_dim;
 	a->vocab = (int)c_int(d, PJ_CFG_VOCAB, INT32_MAX);
 	a->ctx_len = c_int(d, PJ_CFG_CTX, (int64_t)1 << 40);
+	if (!a->ctx_len && d->rule)
+		a->ctx_len = d->rule->ctx_default; /* omitted when equal to transformers' default */
 
 	/* encoder-decoder: T5 names the encoder depth num_layers */
 	d->encdec = (pj_cfg_bool(c->root, "is_encoder_decoder", &b) && b) ||
@@ -258,6 +279,7 @@ static void read_hf(det *d)
 	if (!a->n_shared_experts && c_int(d, "shared_expert_intermediate_size", MAX_DIM) > 0)
 		a->n_shared_experts = 1; /* Qwen2-MoE: one shared expert of its own size */
 	a->expert_ff = (int)c_int(d, PJ_CFG_EXPERT_FF, MAX_DIM);
+	d->ff = (int)c_int(d, PJ_CFG_FF, MAX_DIM);
 	d->first_k_dense = (int)c_int(d, "first_k_dense_replace|first_k_dense", MAX_CFG_BLOCKS);
 	d->moe_freq = (int)c_int(d, "moe_layer_freq", MAX_CFG_BLOCKS);
 	d->sparse_step = (int)c_int(d, "decoder_sparse_step", MAX_CFG_BLOCKS);
@@ -281,7 +303,19 @@ static void read_hf(det *d)
 	int64_t v;
 	d->max_window_layers = pj_hfcfg_text_int(c, "max_window_layers", 0, INT32_MAX, &v) ? (int)v : -1;
 	d->full_interval = (int)c_int(d, "full_attention_interval", MAX_CFG_BLOCKS);
-	d->layer_types = pj_hfcfg_text_array(c, "layer_types");
+	const cJSON *lt = pj_hfcfg_text_array(c, "layer_types");
+	int n_lt = cJSON_GetArraySize(lt);
+	if (n_lt > 0) {
+		d->n_layer_types = n_lt < MAX_CFG_BLOCKS ? n_lt : MAX_CFG_BLOCKS;
+		d->layer_types = pj_xcalloc((size_t)d->n_layer_types, sizeof *d->layer_types);
+		const cJSON *e;
+		int i = 0;
+		cJSON_ArrayForEach(e, lt) {
+			if (i == d->n_layer_types)
+				break;
+			d->layer_types[i++] = cJSON_IsString(e) ? kind_from_string(e->valuestring) : PJ_ATTN_COUNT;
+		}
+	}
 	d->nextn = c_blocks(d, c->text, PJ_CFG_NEXTN, "MTP layers");
 	d->cfg_blocks[PJ_COMP_MTP] = d->nextn;
 
@@ -333,6 +367,7 @@ static void read_gguf(det *d)
 	a->n_experts_active = (int)g_int(d, "expert_used_count", MAX_EXPERTS);
 	a->n_shared_experts = (int)g_int(d, "expert_shared_count", MAX_EXPERTS);
 	a->expert_ff = (int)g_int(d, "expert_feed_forward_length", MAX_DIM);
+	d->ff = (int)g_int(d, "feed_forward_length", MAX_DIM);
 	d->first_k_dense = (int)g_int(d, "leading_dense_block_count", MAX_CFG_BLOCKS);
 	d->moe_step = (int)g_int(d, "interleave_moe_layer_step", MAX_CFG_BLOCKS);
 
@@ -512,7 +547,8 @@ static void classify_all(det *d)
 		pj_role_group g = pj_role_info_of(t->role)->group;
 		if (t->role == PJ_ROLE_V_PATCH_EMBD && t->n_dims >= 2)
 			d->v_patch_hidden = t->ne[t->n_dims - 1];
-		if (t->role == PJ_ROLE_EXP_DOWN && !d->expert_ff_shape && t->ne[0] > 0)
+		/* down_proj rows are expert_ff long (not in packed MXFP4 blocks) */
+		if (t->role == PJ_ROLE_EXP_DOWN && !(flags[i] & PJ_NR_PACKED4) && !d->expert_ff_shape && t->ne[0] > 0)
 			d->expert_ff_shape = t->ne[0];
 		if (g == PJ_RG_SHARED)
 			d->any_shexp = true;
@@ -578,38 +614,15 @@ static void classify_all(det *d)
 
 /* ---- per-layer schedule from the config --------------------------------- */
 
-static pj_attn_kind kind_from_string(const char *s)
-{
-	static const struct { const char *name; pj_attn_kind kind; } tab[] = {
-		{ "full_attention", PJ_ATTN_GLOBAL }, { "attention", PJ_ATTN_GLOBAL },
-		{ "global", PJ_ATTN_GLOBAL }, { "full", PJ_ATTN_GLOBAL },
-		{ "sliding_attention", PJ_ATTN_LOCAL }, { "sliding", PJ_ATTN_LOCAL },
-		{ "local", PJ_ATTN_LOCAL }, { "local_attention", PJ_ATTN_LOCAL },
-		{ "chunked_attention", PJ_ATTN_LOCAL },
-		{ "linear_attention", PJ_ATTN_LINEAR }, { "linear", PJ_ATTN_LINEAR },
-		{ "mamba", PJ_ATTN_LINEAR }, { "conv", PJ_ATTN_LINEAR }, { "ssm", PJ_ATTN_LINEAR },
-	};
-	for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
-		if (strcmp(s, tab[i].name) == 0)
-			return tab[i].kind;
-	return PJ_ATTN_COUNT; /* not ours: fall back to the other rules */
-}
-
 /* Attention kind of text layer i from the config alone. */
 static pj_attn_kind sched_kind(const det *d, int i)
 {
 	const pj_arch *a = d->a;
 	int64_t v;
 
-	if (d->layer_types) {
-		const cJSON *e = cJSON_GetArrayItem(d->layer_types, i);
-		if (cJSON_IsString(e)) {
-			pj_attn_kind k = kind_from_string(e->valuestring);
-			if (k == PJ_ATTN_GLOBAL && a->kv_lora_rank)
-				k = PJ_ATTN_MLA;
-			if (k != PJ_ATTN_COUNT)
-				return k;
-		}
+	if (i < d->n_layer_types && d->layer_types[i] != PJ_ATTN_COUNT) {
+		pj_attn_kind k = d->layer_types[i];
+		return k == PJ_ATTN_GLOBAL && a->kv_lora_rank ? PJ_ATTN_MLA : k;
 	}
 	if (d->g_swa_layers && kv_elem(d->g_swa_layers, (uint64_t)i, &v))
 		return v ? PJ_ATTN_LOCAL : PJ_ATTN_GLOBAL;
@@ -739,6 +752,8 @@ static void build_layers(det *d)
 	a->n_layer_entries = total;
 	int k = 0;
 	for (int c = 0; c < PJ_COMP_COUNT; c++) {
+		a->layer_first[c] = k;
+		a->layer_count[c] = count[c];
 		for (int i = 0; i < count[c]; i++, k++) {
 			pj_layer *l = &a->layers[k];
 			l->comp = c;
@@ -850,6 +865,8 @@ static void aggregate(det *d)
 		a->n_shared_experts = 1;
 	if (a->n_moe_layers && !a->expert_ff && d->expert_ff_shape > 0 && d->expert_ff_shape <= MAX_DIM)
 		a->expert_ff = (int)d->expert_ff_shape;
+	if (a->n_moe_layers && !a->expert_ff)
+		a->expert_ff = d->ff; /* Mixtral, gpt-oss: intermediate_size is the expert's */
 	if (!a->n_moe_layers) {
 		a->n_experts_active = 0;
 		a->n_shared_experts = 0;
@@ -1029,6 +1046,7 @@ static void det_free(det *d)
 	for (int c = 0; c < PJ_COMP_COUNT; c++)
 		free(d->bi[c]);
 	free(d->tparams);
+	free(d->layer_types);
 }
 
 pj_status pj_arch_detect(struct pj_model *m, pj_error *err)
@@ -1067,8 +1085,7 @@ void pj_arch_free(pj_arch *a)
 
 const pj_layer *pj_arch_layer(const pj_arch *a, int comp, int index)
 {
-	for (int i = 0; i < a->n_layer_entries; i++)
-		if (a->layers[i].comp == comp && a->layers[i].index == index)
-			return &a->layers[i];
-	return NULL;
+	if (comp < 0 || comp >= PJ_COMP_COUNT || index < 0 || index >= a->layer_count[comp])
+		return NULL;
+	return &a->layers[a->layer_first[comp] + index];
 }

@@ -107,6 +107,7 @@ typedef struct pj_arch {
 	int n_layer_entries;
 
 	int n_mtp_layers;        /* multi-token-prediction blocks in the file (or config) */
+	int layer_first[8], layer_count[8]; /* per component: slice of layers[] */
 	char norm[24];           /* norm style of known architectures ("rmsnorm(1+w)") */
 } pj_arch;
 

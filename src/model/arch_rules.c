@@ -403,29 +403,29 @@ pj_role pj_role_in_component(pj_role r, pj_component c)
 /* ---- per-architecture defaults ----------------------------------------- */
 
 static const pj_arch_rule arch_rules[] = {
-	/* names                                       pattern window fullint flags norm */
+	/* names                              pattern window full-interval flags norm [ctx] */
 	{ "llama|llama4_text|granite|olmo|internlm2|exaone|deepseek|minicpm|stablelm",
-	  0, 0, 0, 0, "rmsnorm" },
-	{ "mistral|mixtral|phi3|phimoe|starcoder2", 0, 0, 0, PJ_AR_SWA_ALL, "rmsnorm" },
+	  0, 0, 0, 0, "rmsnorm", 0 },
+	{ "mistral|mixtral|phi3|phimoe|starcoder2", 0, 0, 0, PJ_AR_SWA_ALL, "rmsnorm", 0 },
 	{ "qwen2|qwen2_moe|qwen2moe|qwen3|qwen3_moe|qwen3moe|qwen2_vl|qwen2_vl_text|qwen2vl|"
 	  "qwen2_5_vl|qwen2_5_vl_text|qwen25vl|qwen3_vl|qwen3_vl_text|qwen3vl|qwen3_vl_moe|"
 	  "qwen3_vl_moe_text|qwen3vlmoe",
-	  0, 0, 0, PJ_AR_SWA_OPTIN, "rmsnorm" },
+	  0, 0, 0, PJ_AR_SWA_OPTIN, "rmsnorm", 0 },
 	{ "qwen3_next|qwen3next|qwen3_5|qwen3_5_text|qwen3_5_moe|qwen3_5_moe_text|qwen35|qwen35moe",
-	  0, 0, 4, 0, "rmsnorm(1+w)" },
-	{ "gemma", 0, 0, 0, 0, "rmsnorm(1+w)" },
-	{ "gemma2", 2, 4096, 0, PJ_AR_SANDWICH, "rmsnorm(1+w)" },
-	{ "gemma3|gemma3_text", 6, 4096, 0, PJ_AR_SANDWICH, "rmsnorm(1+w)" },
-	{ "gpt_oss|gpt-oss", 2, 128, 0, 0, "rmsnorm" },
-	{ "cohere2", 4, 4096, 0, 0, "layernorm" },
-	{ "olmo2", 0, 0, 0, PJ_AR_SANDWICH, "rmsnorm" },
-	{ "deepseek_v2|deepseek_v3|deepseek2|kimi_k2|glm4_moe|glm4moe", 0, 0, 0, 0, "rmsnorm" },
-	{ "t5|mt5|umt5|t5encoder", 0, 0, 0, PJ_AR_ENCDEC, "rmsnorm(t5)" },
-	{ "bart|mbart|marian|pegasus", 0, 0, 0, PJ_AR_ENCDEC, "layernorm" },
-	{ "gpt2|gpt_neox|gptneox|falcon|bloom|phi|phi2|opt", 0, 0, 0, 0, "layernorm" },
+	  0, 0, 4, 0, "rmsnorm(1+w)", 0 },
+	{ "gemma", 0, 0, 0, 0, "rmsnorm(1+w)", 0 },
+	{ "gemma2", 2, 4096, 0, PJ_AR_SANDWICH, "rmsnorm(1+w)", 0 },
+	{ "gemma3|gemma3_text", 6, 4096, 0, PJ_AR_SANDWICH, "rmsnorm(1+w)", 131072 },
+	{ "gpt_oss|gpt-oss", 2, 128, 0, 0, "rmsnorm", 0 },
+	{ "cohere2", 4, 4096, 0, 0, "layernorm", 0 },
+	{ "olmo2", 0, 0, 0, PJ_AR_SANDWICH, "rmsnorm", 0 },
+	{ "deepseek_v2|deepseek_v3|deepseek2|kimi_k2|glm4_moe|glm4moe", 0, 0, 0, 0, "rmsnorm", 0 },
+	{ "t5|mt5|umt5|t5encoder", 0, 0, 0, PJ_AR_ENCDEC, "rmsnorm(t5)", 0 },
+	{ "bart|mbart|marian|pegasus", 0, 0, 0, PJ_AR_ENCDEC, "layernorm", 0 },
+	{ "gpt2|gpt_neox|gptneox|falcon|bloom|phi|phi2|opt", 0, 0, 0, 0, "layernorm", 0 },
 	{ "llava|llava_next|llava_onevision|mistral3|pixtral|idefics3|smolvlm|internvl|mllama|llama4",
-	  0, 0, 0, 0, "rmsnorm" },
-	{ "clip|clip_vision_model|siglip_vision_model|siglip", 0, 0, 0, PJ_AR_VISION, "layernorm" },
+	  0, 0, 0, 0, "rmsnorm", 0 },
+	{ "clip|clip_vision_model|siglip_vision_model|siglip", 0, 0, 0, 0, "layernorm", 0 },
 };
 
 static bool name_in_list(const char *list, const char *name)

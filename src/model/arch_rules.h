@@ -62,7 +62,6 @@ enum {
 	PJ_AR_SWA_OPTIN = 1u << 1, /* sliding only with use_sliding_window (Qwen2/3) */
 	PJ_AR_SANDWICH  = 1u << 2, /* post_attention_layernorm is a post-norm (Gemma 2/3) */
 	PJ_AR_ENCDEC    = 1u << 3, /* encoder-decoder even without is_encoder_decoder */
-	PJ_AR_VISION    = 1u << 4, /* a vision encoder file (GGUF clip / mmproj) */
 };
 
 typedef struct pj_arch_rule {
@@ -72,6 +71,7 @@ typedef struct pj_arch_rule {
 	int full_attn_interval; /* N: every Nth layer full attention, the rest linear */
 	unsigned flags;         /* PJ_AR_* */
 	const char *norm;       /* norm style, for the report */
+	int64_t ctx_default;    /* transformers' max_position_embeddings default */
 } pj_arch_rule;
 
 const pj_arch_rule *pj_arch_rule_find(const char *name);
