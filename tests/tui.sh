@@ -102,7 +102,7 @@ ok $? "starts at 100x30 and draws the function bar"
 screen > "$T/s0"
 grep -q "qwen3moe" "$T/s0" && grep -q "MoE 8x2" "$T/s0"; ok $? "header: model name and architecture summary"
 [ "$(fmt '#{alternate_on}/#{mouse_any_flag}')" = "1/1" ]; ok $? "while running: alternate screen and mouse reporting on"
-grep -q "family moe" "$T/s0" && grep -q "params 5.84M total" "$T/s0"; ok $? "header: family and parameter count"
+grep -q "family moe" "$T/s0" && grep -q "5.84M params, 2.30M active" "$T/s0"; ok $? "header: family and parameter counts (total, active)"
 wait_for "stats: done"; ok $? "the statistics job finishes and says so"
 screen | grep "model.embed_tokens" | grep -q "0.2383"; ok $? "stats columns filled in (embedding max|x|)"
 
@@ -133,6 +133,35 @@ keys q
 wait_dead; ok $? "q quits"
 [ "$(status)" = 0 ]; ok $? "exit status 0"
 restored; ok $? "terminal restored on quit (no alternate screen, mouse off, cursor visible)"
+
+# ---- mouse ------------------------------------------------------------------------
+# click X Y [BUTTON]: a press (and release) at 1-based X, Y, typed into the
+# pane in the encoding the terminal description announces (kmous).
+if infocmp "$TERMTYPE" 2>/dev/null | grep -q 'kmous=\\E\[<'; then SGR=1; else SGR=0; fi
+chr() { printf "\\$(printf %03o "$1")"; }
+click() {
+	b=${3:-0}
+	if [ $SGR = 1 ]; then
+		keys -l "$(printf '\033[<%d;%d;%dM' "$b" "$1" "$2")"
+		[ "$b" -lt 64 ] && keys -l "$(printf '\033[<%d;%d;%dm' "$b" "$1" "$2")"
+	else
+		keys -l "$(printf '\033[M')$(chr $((32 + b)))$(chr $((32 + $1)))$(chr $((32 + $2)))"
+		[ "$b" -lt 64 ] && keys -l "$(printf '\033[M')$(chr 35)$(chr $((32 + $1)))$(chr $((32 + $2)))"
+	fi
+	sleep 0.1
+}
+start 100 30 -- "$MOE"
+click 5 6
+wait_for "Name  3/6"; ok $? "mouse: a click selects the row under it (layer 1)"
+click 5 6
+wait_for "layer 1: attention" || wait_for "self_attn.q_proj"; ok $? "mouse: clicking the selected row expands it"
+click 5 8 65
+wait_for "Name  6/"; ok $? "mouse: the wheel moves the selection"
+click 2 30
+wait_for "show this help screen"; ok $? "mouse: clicking F1Help in the function bar opens help"
+click 20 10
+wait_for "Name"; ok $? "mouse: a click on the help screen closes it"
+keys q; wait_dead
 
 # ---- 80x24 from the start, monochrome -------------------------------------------
 start 80 24 NO_COLOR=1 -- "$MOE"

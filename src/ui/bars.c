@@ -37,9 +37,12 @@ static void header_draw(pj_app *a, pj_rect r)
 	pj_crt_put(r.y, r.x, r.w, PJ_C_HEADER, true, line);
 
 	pj_arch_summary(ar, sum, sizeof sum);
-	snprintf(line, sizeof line, "%s | family %s | params %s total, %s active | %s on disk", sum,
-	         pj_family_name(ar->family), pj_fmt_count(ar->params_total, b1, sizeof b1),
-	         pj_fmt_count(ar->params_active, b2, sizeof b2), pj_fmt_bytes(source_bytes(m), b3, sizeof b3));
+	off = (size_t)snprintf(line, sizeof line, "%s | family %s | %s params", sum, pj_family_name(ar->family),
+	                       pj_fmt_count(ar->params_total, b1, sizeof b1));
+	if (ar->params_active && ar->params_active != ar->params_total)
+		off += (size_t)snprintf(line + off, sizeof line - off, ", %s active",
+		                        pj_fmt_count(ar->params_active, b2, sizeof b2));
+	snprintf(line + off, sizeof line - off, " | %s", pj_fmt_bytes(source_bytes(m), b3, sizeof b3));
 	pj_crt_put(r.y + 1, r.x, r.w, PJ_C_HEADER_2, true, line);
 	if (r.h > 2 && m->n_warnings) {
 		snprintf(line, sizeof line, "warning: %s%s", m->warnings[0],

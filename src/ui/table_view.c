@@ -101,7 +101,7 @@ static void annotation(const pj_app *a, uint32_t ri, const char *label, bool att
 		if (l && l->ffn == PJ_FFN_MOE)
 			snprintf(buf + off, len - off, l->n_shared ? "MoE %d+%d shared" : "MoE %d", l->n_experts, l->n_shared);
 		else if (l && l->ffn == PJ_FFN_DENSE)
-			snprintf(buf + off, len - off, "dense FFN");
+			snprintf(buf + off, len - off, "dense");
 		else if (off >= 2)
 			buf[off - 2] = '\0';
 		break;

@@ -412,7 +412,10 @@ const char *pj_tree_label(const pj_tree *t, const pj_model *m, uint32_t ri, char
 		unsigned layers = 0;
 		for (uint32_t c = ri + 1; c < r->end; c = t->rows[c].end)
 			layers += t->rows[c].kind == PJ_ROW_LAYER;
-		snprintf(buf, len, "%s (%u blocks)", pj_component_name((pj_component)r->comp), layers);
+		if (layers)
+			snprintf(buf, len, "%s (%u blocks)", pj_component_name((pj_component)r->comp), layers);
+		else
+			snprintf(buf, len, "%s", pj_component_name((pj_component)r->comp));
 		break;
 	}
 	case PJ_ROW_LAYER:
