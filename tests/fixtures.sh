@@ -79,6 +79,13 @@ ok $([ $rc -eq 1 ] && grep -q "bogus.json.*bogus_lm" "$T/err" && echo 0 || echo 
 ok $([ $? -eq 1 ] && grep -q "GGUF output is not available" "$T/err" && echo 0 || echo 1) \
 	"GGUF output for an architecture without a GGUF table fails clearly"
 
+out=$(printf '{"a": {"b": [7, "x"], "n": 684489845504}}' | "$FIXTURE" --json-get a.b -)
+ok $([ "$out" = "$(printf '7\nx')" ] && echo 0 || echo 1) "--json-get prints an array one item per line"
+out=$(printf '{"a": {"b": [7, "x"], "n": 684489845504}}' | "$FIXTURE" --json-get a.n -)
+ok $([ "$out" = 684489845504 ] && echo 0 || echo 1) "--json-get prints large integers exactly"
+printf '{"a": 1}' | "$FIXTURE" --json-get a.b - >/dev/null 2>&1
+ok $([ $? -eq 1 ] && echo 0 || echo 1) "--json-get of a missing key exits 1"
+
 # ---- 1. ground truth: the shared tiny models --------------------------------
 for m in llama qwen3 qwen3moe gemma3 deepseek3 random-gemma3mm random-llava random-mixtral \
          random-qwen2vl random-t5; do
@@ -112,8 +119,9 @@ n=$(ls "$T/four" | grep -c '^model-0000[1-4]-of-00004\.safetensors$')
 ok $([ "$n" -eq 4 ] && [ -f "$T/four/model.safetensors.index.json" ] && echo 0 || echo 1) \
 	"4 shards named model-0000N-of-00004.safetensors plus the index"
 "$FIXTURE" --compare "$T/one" "$T/four" 2>"$T/err"
-ok $? "the 4-shard fixture opens and equals the 1-shard one, data included"
-[ $? -eq 0 ] || diag "  $(head -c 600 "$T/err")"
+rc=$?
+ok $rc "the 4-shard fixture opens and equals the 1-shard one, data included"
+[ $rc -eq 0 ] || diag "  $(head -c 600 "$T/err")"
 "$FIXTURE" --config "$tiny" --out "$T/again" --seed 7 2>/dev/null &&
 	cmp -s "$T/one/model.safetensors" "$T/again/model.safetensors"
 ok $? "same seed, same bytes"
@@ -308,6 +316,16 @@ expect arch.hybrid.window 128
 has_trait moe
 has_trait hybrid_attention
 expect arch.family moe
+
+# The same model in its release layout (--dtype MXFP4: expert matrices as
+# U8 *_blocks holding two 4-bit values per byte, E8M0 *_scales that are not
+# parameters): the same counts, and 12.82 GiB of tensors like the card's
+# 12.8 GiB checkpoint.
+info gpt-oss-20b-mxfp4 gpt-oss-20b.json --dtype MXFP4
+expect model.tensors 459
+expect params.total 20914757184
+expect params.active 4187440704
+expect size.source_bytes 13761264768
 
 # Qwen/Qwen3.5-9B ("9B"; HF rounds the multimodal checkpoint to 10B):
 # 9,653,104,368 = 8,953,803,264 language model (the 8.95B that text-only

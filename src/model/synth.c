@@ -189,6 +189,7 @@ enum {
 	F_F32 = 1 << 2,   /* kept in F32 by first-party releases (and GGUF) */
 	F_EXP = 1 << 3,   /* one per routed expert (%E) */
 	F_BIAS = 1 << 4,  /* bias / small vector */
+	F_MX = 1 << 5,    /* gpt-oss expert matrix [E, in, out]: MXFP4 blocks + scales in the release */
 };
 
 #define MAXD 5
@@ -365,8 +366,9 @@ static const tmpl t_gemma3_layer[] = {
 /* gpt-oss as the transformers (bf16) checkpoint names it: attention sinks,
  * mlp.router with bias, experts fused into 3-D gate_up_proj [E, H, 2I] and
  * down_proj [E, I, H] (input dimension first) with per-expert biases.  The
- * original release stores the expert matrices as MXFP4 *_blocks / *_scales
- * (U8); the fixture uses the dequantized layout. */
+ * original release stores the expert matrices as MXFP4 (U8 *_blocks
+ * [E, out, in/32, 16] and E8M0 *_scales [E, out, in/32]); the fixture uses
+ * the dequantized layout unless asked for --dtype MXFP4. */
 static const tmpl t_gptoss_layer[] = {
 	LY(0, 0, F_W, LA "self_attn.q_proj.weight", D_Q, D_H),
 	LY(0, C_ABIAS, F_BIAS, LA "self_attn.q_proj.bias", D_Q),
@@ -379,9 +381,9 @@ static const tmpl t_gptoss_layer[] = {
 	LY(0, 0, F_BIAS, LA "self_attn.sinks", D_NH),
 	LY(A_MOE, 0, 0, LA "mlp.router.weight", D_E, D_H),
 	LY(A_MOE, 0, F_BIAS, LA "mlp.router.bias", D_E),
-	LY(A_MOE, 0, 0, LA "mlp.experts.gate_up_proj", D_E, D_H, D_XI2),
+	LY(A_MOE, 0, F_MX, LA "mlp.experts.gate_up_proj", D_E, D_H, D_XI2),
 	LY(A_MOE, 0, F_BIAS, LA "mlp.experts.gate_up_proj_bias", D_E, D_XI2),
-	LY(A_MOE, 0, 0, LA "mlp.experts.down_proj", D_E, D_XI, D_H),
+	LY(A_MOE, 0, F_MX, LA "mlp.experts.down_proj", D_E, D_XI, D_H),
 	LY(A_MOE, 0, F_BIAS, LA "mlp.experts.down_proj_bias", D_E, D_H),
 	LY(0, 0, F_NORM, LA "input_layernorm.weight", D_H),
 	LY(0, 0, F_NORM, LA "post_attention_layernorm.weight", D_H),
@@ -892,7 +894,7 @@ static const cJSON *json_find(const cJSON *const *objs, int n_objs, const char *
 
 /* ---- the generator ------------------------------------------------------ */
 
-enum { INIT_NORMAL, INIT_ONES, INIT_SCALE };
+enum { INIT_NORMAL, INIT_ONES, INIT_SCALE, INIT_E8M0 };
 
 typedef struct stensor {
 	char *name;
@@ -916,7 +918,7 @@ typedef struct gen {
 	uint32_t conds;
 	bool v5, gguf;
 	pj_dtype base;           /* dtype of ordinary tensors */
-	bool fp8;
+	bool fp8, mxfp4;
 	int64_t fp8_block[2];
 	int n_layers, n_mtp, first_dense, moe_freq, sparse_step, full_interval;
 	const cJSON *mlp_only, *layer_types;
@@ -1114,10 +1116,13 @@ static pj_status gen_load(gen *g, const char *config_path, const pj_synth_opts *
 	if (o->dtype) {
 		pj_dtype dt;
 		if (parse_dtype(o->dtype, &dt) != PJ_OK ||
-		    (dt != PJ_DT_BF16 && dt != PJ_DT_F16 && dt != PJ_DT_F32 && dt != PJ_DT_F8_E4M3))
-			return pj_fail(err, PJ_EUSAGE, "unsupported dtype \"%s\" (BF16, F16, F32 or F8_E4M3)", o->dtype);
+		    (dt != PJ_DT_BF16 && dt != PJ_DT_F16 && dt != PJ_DT_F32 && dt != PJ_DT_F8_E4M3 &&
+		     dt != PJ_DT_MXFP4))
+			return pj_fail(err, PJ_EUSAGE, "unsupported dtype \"%s\" (BF16, F16, F32, F8_E4M3 or MXFP4)", o->dtype);
 		if (dt == PJ_DT_F8_E4M3)
 			g->fp8 = true;
+		else if (dt == PJ_DT_MXFP4)
+			g->mxfp4 = true;
 		else
 			g->base = dt;
 	}
@@ -1139,8 +1144,8 @@ static pj_status gen_load(gen *g, const char *config_path, const pj_synth_opts *
 			}
 		}
 	}
-	if (g->gguf && g->fp8)
-		return pj_fail(err, PJ_EUSAGE, "%s: GGUF output cannot hold FP8 weights; pass --dtype BF16, F16 or F32", config_path);
+	if (g->gguf && (g->fp8 || g->mxfp4))
+		return pj_fail(err, PJ_EUSAGE, "%s: GGUF output takes --dtype BF16, F16 or F32", config_path);
 	return PJ_OK;
 }
 
@@ -1207,6 +1212,28 @@ static stensor *push(gen *g)
 	return t;
 }
 
+/* gpt-oss release layout of one expert matrix [E, in, out]: U8 blocks of
+ * 32 4-bit values [E, out, in/32, 16] and one E8M0 scale per block. */
+static pj_status emit_mxfp4(gen *g, const char *name, const int64_t *shape, pj_error *err)
+{
+	if (shape[1] % 32)
+		return pj_fail(err, PJ_EFORMAT, "%s: %s: input dimension %lld is not a multiple of 32 (MXFP4)",
+		               g->path, name, (long long)shape[1]);
+	for (int k = 0; k < 2; k++) {
+		stensor *t = push(g);
+		t->name = pj_xasprintf("%s_%s", name, k ? "scales" : "blocks");
+		t->dt = PJ_DT_U8;
+		t->nd = k ? 3 : 4;
+		t->init = k ? INIT_E8M0 : INIT_NORMAL;
+		t->shape[0] = shape[0];
+		t->shape[1] = shape[2];
+		t->shape[2] = shape[1] / 32;
+		t->shape[3] = 16;
+		t->nbytes = (uint64_t)t->shape[0] * (uint64_t)t->shape[1] * (uint64_t)t->shape[2] * (k ? 1 : 16);
+	}
+	return PJ_OK;
+}
+
 static pj_status emit(gen *g, const tmpl *tp, int layer, int expert, sbuf *nb, pj_error *err)
 {
 	expand_name(g, nb, tp->name, layer, expert);
@@ -1223,6 +1250,8 @@ static pj_status emit(gen *g, const tmpl *tp, int layer, int expert, sbuf *nb, p
 	}
 	if (g->n >= MAX_TENSORS)
 		return pj_fail(err, PJ_ENOMEM, "%s: more than %zu tensors", g->path, MAX_TENSORS);
+	if (g->mxfp4 && (tp->flags & F_MX) && nd == 3)
+		return emit_mxfp4(g, nb->p, shape, err);
 	pj_dtype dt = g->base;
 	if (g->gguf) {
 		if (nd == 1 || (tp->flags & F_F32))
@@ -1428,6 +1457,7 @@ static void fill(const stensor *t, uint64_t *rng, uint8_t *out, size_t n)
 		switch (t->init) {
 		case INIT_ONES: v = 1.0f + 0.02f * gauss(rng); break;
 		case INIT_SCALE: v = FP8_SCALE; break;
+		case INIT_E8M0: v = 0; break;
 		default: v = 0.02f * gauss(rng); break;
 		}
 		switch (t->dt) {
@@ -1445,6 +1475,11 @@ static void fill(const stensor *t, uint64_t *rng, uint8_t *out, size_t n)
 			out[2 * i + 1] = (uint8_t)(h >> 8);
 			break;
 		}
+		case PJ_DT_U8:
+			/* MXFP4 blocks: any nibbles; scales: 2^-6 .. 2^-9 around 0.02 */
+			out[i] = t->init == INIT_E8M0 ? (uint8_t)(118 + (splitmix64(rng) & 3))
+			                              : (uint8_t)splitmix64(rng);
+			break;
 		default:
 			out[i] = f32_to_e4m3(v / FP8_SCALE);
 			break;
