@@ -33,7 +33,9 @@ static void line(lines *L, const char *label, pj_color c, const char *fmt, ...)
 	L->y++;
 }
 
-static void stats_lines(lines *L, const pj_tstats *s, bool stacked_outliers)
+/* elems: elements the row holds, to say how much a partial result covers
+ * (0: unknown). */
+static void stats_lines(lines *L, const pj_tstats *s, bool stacked_outliers, uint64_t elems)
 {
 	char b1[24], b2[24], b3[24], b4[24], b5[24];
 	switch (s->state) {
@@ -50,17 +52,22 @@ static void stats_lines(lines *L, const pj_tstats *s, bool stacked_outliers)
 		break;
 	}
 	bool partial = s->state == PJ_TS_PARTIAL;
-	line(L, "stats", partial ? PJ_C_PARTIAL : PJ_C_NORMAL, "%smax|x| %s  [%s, %s]  mean|x| %s  RMS %s",
-	     partial ? "~ partial: " : "",
+	char cover[96] = "";
+	if (partial && elems)
+		snprintf(cover, sizeof cover, "~ covers %.1f%% (%s of %s elements)  ",
+		         100.0 * (double)s->n / (double)elems, pj_fmt_count(s->n, b2, sizeof b2),
+		         pj_fmt_count(elems, b3, sizeof b3));
+	else if (partial)
+		snprintf(cover, sizeof cover, "~ partial  ");
+	line(L, "stats", partial ? PJ_C_PARTIAL : PJ_C_NORMAL, "max|x| %s  [%s, %s]  mean|x| %s  RMS %s",
 	     pj_fmt_num(pj_tstats_max_abs(s), 9, b1, sizeof b1), pj_fmt_num(s->min, 9, b2, sizeof b2),
 	     pj_fmt_num(s->max, 9, b3, sizeof b3), pj_fmt_num(pj_tstats_mean_abs(s), 9, b4, sizeof b4),
 	     pj_fmt_num(pj_tstats_rms(s), 9, b5, sizeof b5));
-	line(L, "", s->n_nan || s->n_inf ? PJ_C_WARN : PJ_C_NORMAL,
-	     "NaN %llu  Inf %llu  outliers %s (%llu of %llu finite, |x| > 6 RMS%s)%s",
+	line(L, "", partial ? PJ_C_PARTIAL : s->n_nan || s->n_inf ? PJ_C_WARN : PJ_C_NORMAL,
+	     "%sNaN %llu  Inf %llu  outliers %s (%llu of %llu finite, |x| > 6 RMS%s)", cover,
 	     (unsigned long long)s->n_nan, (unsigned long long)s->n_inf,
 	     pj_fmt_pct(pj_tstats_outlier_frac(s), b1, sizeof b1), (unsigned long long)s->n_outlier,
-	     (unsigned long long)s->n_outlier_seen, stacked_outliers ? " of each expert" : "",
-	     partial ? "  [cancelled: covers part only]" : "");
+	     (unsigned long long)s->n_outlier_seen, stacked_outliers ? " of each expert" : "");
 }
 
 static void tensor_detail(pj_app *a, uint32_t ri, lines *L)
@@ -94,7 +101,7 @@ static void tensor_detail(pj_app *a, uint32_t ri, lines *L)
 	     (unsigned long long)off, (unsigned long long)off);
 	pj_tstats s;
 	pj_app_row_stats(a, ri, &s);
-	stats_lines(L, &s, !slice && pj_tensor_stacked(t));
+	stats_lines(L, &s, !slice && pj_tensor_stacked(t), r->params);
 }
 
 static void group_detail(pj_app *a, uint32_t ri, lines *L)
@@ -132,7 +139,7 @@ static void group_detail(pj_app *a, uint32_t ri, lines *L)
 	}
 	pj_tstats s;
 	pj_app_row_stats(a, ri, &s);
-	stats_lines(L, &s, false);
+	stats_lines(L, &s, false, r->params);
 }
 
 static void detail_draw(pj_app *a, pj_rect r)

@@ -14,8 +14,8 @@ static const char *const notes[] = {
 	"Shapes are in ggml order: the first number is the row length.",
 	"Statistics are over finite values: max|x|, RMS, NaN/Inf counts, and Out%,",
 	"the share of values with |x| > 6 RMS (heavy tails hurt low-bit blocks).",
-	"A dot is pending, ~ marks partial figures (job cancelled), n/a (quantized)",
-	"means the type cannot be decoded yet.",
+	"A dot is pending; ~ marks figures that cover only part of the row (still",
+	"running, or the job was cancelled); n/a (quantized): not decodable yet.",
 };
 #define N_NOTES (int)(sizeof notes / sizeof notes[0])
 

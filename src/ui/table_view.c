@@ -257,7 +257,8 @@ static void draw_row(const pj_app *a, uint32_t ri, int y, pj_rect r, const col_l
 		else
 			x += pj_crt_put(y, x, lw, sel ? base : row_color(row), false, label);
 		annotation(a, ri, label, L->on[COL_ATTN], note, sizeof note);
-		if (note[0] && x + 3 < name_end)
+		/* Whole or not at all: "ffn_" would read as a different role. */
+		if (note[0] && x + 2 + pj_crt_strwidth(note) <= name_end)
 			pj_crt_put(y, x + 2, name_end - x - 2, sel ? base : PJ_C_DIM, false, note);
 	}
 
