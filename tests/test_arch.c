@@ -431,6 +431,38 @@ static void test_gpt_oss_mxfp4(void)
 	close_model(m);
 }
 
+/* The config and the file disagree: the tensors win, with a warning. */
+static void test_config_vs_tensors(void)
+{
+	char b1[16];
+	/* says MoE everywhere and multimodal, holds a dense text-only Llama */
+	pj_model *m = new_model(PJ_FMT_HF,
+	    "{\"model_type\": \"llama\", \"num_hidden_layers\": 3, \"hidden_size\": 64,"
+	    " \"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"num_local_experts\": 8,"
+	    " \"num_experts_per_tok\": 2, \"vision_config\": {\"num_hidden_layers\": 2}}");
+	add_tensors(m, tiny_llama, sizeof tiny_llama / sizeof tiny_llama[0]);
+	detect(m);
+	is_int(m->arch.traits, T(DENSE) | T(GQA), "config vs tensors: no expert tensors, no vision tower -> dense");
+	is_str(ffn_str(&m->arch, PJ_COMP_TEXT, b1, sizeof b1), "DD", "config vs tensors: FFN kinds from tensors");
+	ok(has_warning(m, "config says 3 text blocks, the tensors hold 2"), "config vs tensors: layer count warning");
+	ok(has_warning(m, "no vision tower"), "config vs tensors: vision_config without a tower");
+	close_model(m);
+
+	/* config says every layer is MoE; layer 0 of the file is dense */
+	m = new_model(PJ_FMT_HF,
+	    "{\"model_type\": \"deepseek_v3\", \"num_hidden_layers\": 2, \"hidden_size\": 64,"
+	    " \"num_attention_heads\": 2, \"n_routed_experts\": 4, \"num_experts_per_tok\": 2,"
+	    " \"first_k_dense_replace\": 0, \"kv_lora_rank\": 32, \"qk_rope_head_dim\": 8,"
+	    " \"qk_nope_head_dim\": 16, \"v_head_dim\": 16}");
+	add_ds_block(m, 0, false);
+	add_ds_block(m, 1, true);
+	detect(m);
+	is_str(ffn_str(&m->arch, PJ_COMP_TEXT, b1, sizeof b1), "DE", "config vs tensors: dense layer confirmed by its tensors");
+	is_int(m->arch.first_dense, 1, "config vs tensors: first dense layers counted from the file");
+	is_int(m->arch.n_shared_experts, 1, "config vs tensors: a shared expert seen in the file counts");
+	close_model(m);
+}
+
 /* ---- config-only schedules ---------------------------------------------- */
 
 typedef struct cfg_case {
@@ -759,6 +791,8 @@ static void test_real_config_details(const char *shared)
 	ok(a.q_lora_rank == 1536 && a.qk_rope_head_dim == 64 && a.qk_nope_head_dim == 128 && a.v_head_dim == 128,
 	   "deepseek-v3: MLA ranks and head dims");
 	is_str(ffn_str(&a, PJ_COMP_TEXT, buf, 6), "DDDEE", "deepseek-v3: first_k_dense_replace");
+	is_str(ffn_str(&a, PJ_COMP_MTP, buf, sizeof buf), "E", "deepseek-v3: the MTP block (layer 61) is MoE");
+	is_int(pj_arch_layer(&a, PJ_COMP_MTP, 0)->kv_bytes_per_token_f16, 0, "deepseek-v3: MTP block not in the KV cache");
 	pj_arch_free(&a);
 	cJSON_Delete(j);
 
@@ -1085,6 +1119,7 @@ int main(void)
 	test_tiny_llama();
 	test_tiny_deepseek();
 	test_gpt_oss_mxfp4();
+	test_config_vs_tensors();
 	test_config_cases();
 	test_gguf_by_hand();
 

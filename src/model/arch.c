@@ -559,12 +559,13 @@ static void classify_all(det *d)
 		b->params += p;
 		switch (g) {
 		case PJ_RG_ATTN:
-			if (t->role == PJ_ROLE_ATTN_LINEAR)
-				b->linear = true;
-			else if (t->role >= PJ_ROLE_CROSS_Q && t->role <= PJ_ROLE_CROSS_OUTPUT)
-				b->cross = true;
-			else if (t->role != PJ_ROLE_ATTN_REL_BIAS)
-				b->attn = true;
+			switch (t->role) {
+			case PJ_ROLE_ATTN_LINEAR: b->linear = true; break;
+			case PJ_ROLE_CROSS_Q: case PJ_ROLE_CROSS_K: case PJ_ROLE_CROSS_V:
+			case PJ_ROLE_CROSS_OUTPUT: b->cross = true; break;
+			case PJ_ROLE_ATTN_REL_BIAS: break; /* T5 keeps it in block 0 only */
+			default: b->attn = true; break;
+			}
 			break;
 		case PJ_RG_MLA:
 			b->mla = true;
@@ -709,7 +710,9 @@ static void fill_layer(det *d, pj_layer *l, const blockinfo *b)
 	l->cross_attn = seen ? b->cross : (l->comp == PJ_COMP_DECODER && d->encdec);
 
 	/* feed-forward */
-	bool moe = seen ? b->moe : (l->comp == PJ_COMP_TEXT || l->comp == PJ_COMP_MTP) && sched_moe(d, l->index);
+	/* MTP blocks continue the decoder's numbering (DeepSeek-V3: layer 61) */
+	int depth = l->comp == PJ_COMP_MTP ? d->cfg_blocks[PJ_COMP_TEXT] + l->index : l->index;
+	bool moe = seen ? b->moe : (l->comp == PJ_COMP_TEXT || l->comp == PJ_COMP_MTP) && sched_moe(d, depth);
 	if (seen && !b->moe && !b->ffn && !b->shexp)
 		l->ffn = PJ_FFN_NONE;
 	else
