@@ -323,6 +323,22 @@ static void reselect(pj_app *a, uint32_t row)
 	pj_app_select(a, pj_tree_vis_index(&a->tree, row));
 }
 
+/* After expanding the selected row, scroll so that as much of what opened
+ * as fits is on screen, without pushing the row itself off the top. */
+static void reveal_children(pj_app *a)
+{
+	const pj_tree *t = &a->tree;
+	uint32_t row = pj_app_sel_row(a);
+	size_t page = a->page > 0 ? (size_t)a->page : 1;
+	size_t last = a->sel;
+	while (last + 1 < t->n_vis && t->vis[last + 1] < t->rows[row].end)
+		last++;
+	if (last >= a->top + page) {
+		size_t want = last - page + 1;
+		a->top = want > a->sel ? a->sel : want;
+	}
+}
+
 static int table_action(pj_app *a, pj_action act)
 {
 	pj_tree *t = &a->tree;
@@ -343,11 +359,13 @@ static int table_action(pj_app *a, pj_action act)
 	case PJ_ACT_EXPAND:
 		if (!pj_row_has_children(t, row))
 			break;
-		if (!t->rows[row].expanded)
+		if (!t->rows[row].expanded) {
 			pj_tree_set_expanded(t, row, true);
-		else
+			reselect(a, row);
+			reveal_children(a);
+		} else {
 			pj_app_select(a, a->sel + 1);       /* step into it */
-		reselect(a, pj_app_sel_row(a));
+		}
 		break;
 	case PJ_ACT_COLLAPSE:
 		if (pj_row_has_children(t, row) && t->rows[row].expanded) {
@@ -360,10 +378,13 @@ static int table_action(pj_app *a, pj_action act)
 	case PJ_ACT_TOGGLE:
 		pj_tree_set_expanded(t, row, !t->rows[row].expanded);
 		reselect(a, row);
+		if (t->rows[row].expanded)
+			reveal_children(a);
 		break;
 	case PJ_ACT_EXPAND_TREE:
 		pj_tree_expand_subtree(t, row);
 		reselect(a, row);
+		reveal_children(a);
 		break;
 	case PJ_ACT_EXPAND_ALL:
 		pj_tree_expand_all(t, false);
