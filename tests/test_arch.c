@@ -807,6 +807,7 @@ static void test_real_config_details(const char *shared)
 	pj_arch_detect_config(&a, j, &err);
 	ok(a.hidden == 768 && a.n_heads == 12 && a.head_dim == 64 && a.encoder_layers == 12 && a.decoder_layers == 12,
 	   "flan-t5: d_model, num_heads, d_kv, num_layers, num_decoder_layers");
+	ok(a.ffn_gated && strcmp(a.activation, "gelu_new") == 0, "flan-t5: feed_forward_proj gated-gelu -> gated, gelu_new");
 	ok(pj_arch_layer(&a, PJ_COMP_DECODER, 11)->cross_attn && !pj_arch_layer(&a, PJ_COMP_ENCODER, 0)->cross_attn,
 	   "flan-t5: decoder blocks cross-attend");
 	pj_arch_free(&a);
@@ -1058,6 +1059,7 @@ static void test_shared_models(const char *shared)
 		   a->qk_nope_head_dim == 32 && a->v_head_dim == 64,
 		   "deepseek3: MLA ranks 128/128, rope 32, nope 32, v 64");
 		const pj_layer *l0 = pj_arch_layer(a, PJ_COMP_TEXT, 0), *l1 = pj_arch_layer(a, PJ_COMP_TEXT, 1);
+		ok(a->ffn_gated && strcmp(a->activation, "silu") == 0, "deepseek3: gated FFN, silu");
 		ok(l0 && l1 && l0->ffn == PJ_FFN_DENSE && l1->ffn == PJ_FFN_MOE && l1->n_experts == 8 && l1->n_shared == 1,
 		   "deepseek3: layer 0 dense, layer 1 MoE with 8 experts + 1 shared");
 		is_int(a->n_mtp_layers, 0, "deepseek3: config has an MTP layer, the checkpoint does not");
@@ -1071,6 +1073,7 @@ static void test_shared_models(const char *shared)
 		is_str(attn_str(a, PJ_COMP_ENCODER, b, sizeof b), "GG", "t5: encoder self-attention");
 		ok(pj_arch_layer(a, PJ_COMP_DECODER, 1)->cross_attn, "t5: decoder cross-attention");
 		ok(pj_arch_layer(a, PJ_COMP_ENCODER, 0)->kv_bytes_per_token_f16 == 0, "t5: encoder caches nothing");
+		ok(a->ffn_gated, "t5: wi_0/wi_1 make a gated FFN");
 		ok(a->params_by_comp[PJ_COMP_ENCODER] == 1312128 && a->params_by_comp[PJ_COMP_DECODER] == 1836928,
 		   "t5: encoder / decoder parameters");
 		pj_model_close(m);

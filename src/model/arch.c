@@ -272,6 +272,15 @@ static void read_hf(det *d)
 			d->cfg_blocks[PJ_COMP_TEXT] = c_blocks(d, c->root, PJ_CFG_LAYERS, "num_hidden_layers");
 	}
 
+	/* activation; "gated-gelu" (T5 v1.1, Flan-T5) is a GeGLU */
+	const char *act = pj_hfcfg_text_str(c, PJ_CFG_ACT);
+	const char *ffp = pj_hfcfg_text_str(c, "feed_forward_proj");
+	copy_str(a->activation, sizeof a->activation, act);
+	a->ffn_gated = (ffp && strncmp(ffp, "gated-", 6) == 0) ||
+	               (pj_hfcfg_text_bool(c, "is_gated_act", &b) && b);
+	if (!act && ffp)
+		copy_str(a->activation, sizeof a->activation, strncmp(ffp, "gated-", 6) == 0 ? ffp + 6 : ffp);
+
 	/* mixture of experts */
 	a->n_experts = (int)c_int(d, PJ_CFG_EXPERTS, MAX_EXPERTS);
 	a->n_experts_active = (int)c_int(d, PJ_CFG_EXPERTS_ACT, MAX_EXPERTS);
@@ -515,6 +524,7 @@ static void classify_all(det *d)
 	int n_text = d->cfg_blocks[PJ_COMP_TEXT];
 	unsigned *flags = pj_xcalloc(c->n ? c->n : 1, sizeof *flags);
 
+	d->a->ffn_gated = false; /* the file shows whether there are gates */
 	d->sandwich = (d->rule && (d->rule->flags & PJ_AR_SANDWICH)) ||
 	              (d->hf && any_name_contains(c, "pre_feedforward_layernorm"));
 	for (size_t i = 0; i < c->n; i++) {
@@ -572,9 +582,13 @@ static void classify_all(det *d)
 			break;
 		case PJ_RG_FFN:
 			b->ffn = true;
+			if (t->role == PJ_ROLE_FFN_GATE || t->role == PJ_ROLE_FFN_GATE_UP)
+				d->a->ffn_gated = true;
 			break;
 		case PJ_RG_EXPERT:
 			b->moe = true;
+			if (t->role == PJ_ROLE_EXP_GATE || t->role == PJ_ROLE_EXP_GATE_UP)
+				d->a->ffn_gated = true;
 			b->expert_params += p;
 			if (t->expert >= 0 && t->expert + 1 > b->n_experts)
 				b->n_experts = t->expert + 1;

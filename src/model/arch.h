@@ -109,6 +109,8 @@ typedef struct pj_arch {
 	int n_mtp_layers;        /* multi-token-prediction blocks in the file (or config) */
 	int layer_first[8], layer_count[8]; /* per component: slice of layers[] */
 	char norm[24];           /* norm style of known architectures ("rmsnorm(1+w)") */
+	char activation[32];     /* FFN activation: hidden_act, T5's feed_forward_proj, ... */
+	bool ffn_gated;          /* gate * up (SwiGLU / GeGLU): gate tensors, or "gated-*" */
 } pj_arch;
 
 /* Fills m->arch and each tensor's role/comp/layer/expert/n_experts. */

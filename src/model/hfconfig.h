@@ -60,5 +60,7 @@ bool pj_hfcfg_vision_int(const pj_hfcfg *c, const char *keys, int64_t lo, int64_
 #define PJ_CFG_NEXTN       "num_nextn_predict_layers|mtp_num_hidden_layers|num_mtp_layers"
 #define PJ_CFG_V_LAYERS    "num_hidden_layers|depth|num_layers|n_layers"
 #define PJ_CFG_V_HIDDEN    "embed_dim|hidden_size|width"
+/* T5 names the FFN "gated-gelu" in feed_forward_proj and the function in dense_act_fn */
+#define PJ_CFG_ACT         "hidden_act|hidden_activation|activation_function|dense_act_fn|feed_forward_proj"
 
 #endif
