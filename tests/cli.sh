@@ -2,7 +2,7 @@
 # cli.sh - command line: --help/--version, exit statuses, error messages,
 # --info text and JSON on the shared models, and --help vs man page drift.
 . "$PJ_SRCDIR/tests/lib.sh"
-T=$(tmpdir)
+make_tmp
 
 out=$("$PJ" --help); rc=$?
 ok $rc "--help exits 0"

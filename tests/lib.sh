@@ -18,4 +18,6 @@ skip_all() { echo "1..0 # SKIP $1"; exit 0; }
 diag() { echo "# $*"; }
 have_shared() { [ -d "$PJ_SHARED/models" ]; }
 done_testing() { echo "1..$tap_n"; [ "$tap_failed" -eq 0 ]; exit $?; }
-tmpdir() { d=$(mktemp -d "${TMPDIR:-/tmp}/pj-test.XXXXXX"); trap 'rm -rf "$d"' EXIT; echo "$d"; }
+# make_tmp: sets T to a fresh folder removed when the test exits.
+# (Call it directly, not in $(...): a trap set in a subshell fires at once.)
+make_tmp() { T=$(mktemp -d "${TMPDIR:-/tmp}/pj-test.XXXXXX") || exit 1; trap 'rm -rf "$T"' EXIT; }
