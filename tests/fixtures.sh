@@ -224,7 +224,7 @@ expect arch.family moe
 # embed_tokens and shared_head.head that the loader ties) = 684,489,845,504.
 # HF's "685B" counts the 41,540,496 scale elements too (684,531,386,000).
 # The files' sizes sum to 688,586,378,176 bytes; the real repo's weight files
-# total 688,586,727,753 (the 0.05% difference is header JSON only).  Active:
+# total 688,586,727,753 (3.8 bytes per tensor more: header text).  Active:
 # 59 MoE layers (3..61) each skip 248 of 256 experts of 3 x 7168 x 2048;
 # DeepSeek's 37B activated counts the main model without the MTP layer.
 info deepseek-v3 deepseek-v3.json --shards 163 --shard-digits 6
