@@ -554,6 +554,7 @@ static void classify_all(det *d)
 		pj_tensor *t = &c->t[i];
 		uint64_t p = tensor_params(t, flags[i]);
 		d->tparams[i] = p;
+		t->params = p;
 		pj_role_group g = pj_role_info_of(t->role)->group;
 		if (t->role == PJ_ROLE_V_PATCH_EMBD && t->n_dims >= 2)
 			d->v_patch_hidden = t->ne[t->n_dims - 1];

@@ -39,6 +39,8 @@ typedef struct pj_tensor {
 	int32_t layer;              /* block index within its component, -1 if none */
 	int32_t expert;             /* expert index of a per-expert tensor, -1 otherwise */
 	int32_t n_experts;          /* experts stacked in this tensor (3-D), 0 otherwise */
+	uint64_t params;            /* parameters held (0 for scale tensors; packed 4-bit
+	                               blocks count two per byte) */
 } pj_tensor;
 
 typedef struct pj_file {

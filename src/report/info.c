@@ -46,14 +46,18 @@ static bool is_param(const pj_tensor *t)
 	return t->role != PJ_ROLE_WEIGHT_SCALE;
 }
 
+/* Uses the detected parameter count, so packed MXFP4 blocks (two values a
+ * byte) are estimated by what they hold, not by their stored bytes. */
 uint64_t pj_info_estimate_bytes(const pj_tensor *t, pj_dtype target)
 {
-	uint64_t n = (uint64_t)pj_tensor_nelem(t), out;
+	uint64_t n = t->params, out;
+	int64_t rows = pj_tensor_nrows(t);
+	uint64_t row_len = rows > 0 ? n / (uint64_t)rows : 0;
 	if (t->n_dims < 2)
 		return n * 4; /* 1-D tensors (norms, biases) stay F32 */
 	for (int guard = 0; guard < 4; guard++) {
 		const pj_dtype_info *d = pj_dtype_info_of(target);
-		if (t->ne[0] % d->block == 0 && pj_dtype_bytes(target, n, &out))
+		if (row_len % d->block == 0 && pj_dtype_bytes(target, n, &out))
 			return out;
 		target = fallback_type(target);
 	}
@@ -100,7 +104,7 @@ static void census_build(const pj_model *m, census *c)
 			c->scale_bytes += t->nbytes;
 			continue;
 		}
-		r->params += (uint64_t)pj_tensor_nelem(t);
+		r->params += t->params;
 		for (size_t k = 0; k < N_EST; k++) {
 			uint64_t b = pj_info_estimate_bytes(t, estimate_types[k]);
 			r->est[k] += b;
@@ -227,7 +231,7 @@ void pj_info_print_text(FILE *out, const pj_model *m)
 	fprintf(out, "\n");
 	if (c.scale_bytes) {
 		human_bytes(c.scale_bytes, b1, sizeof b1);
-		fprintf(out, "              (%s of FP8 block scales are not parameters: they are folded into the weights)\n", b1);
+		fprintf(out, "              (%s of block-scale tensors (FP8 weight_scale_inv, MXFP4 scales) are not parameters: they belong to the weights)\n", b1);
 	}
 
 	fprintf(out, "\nKV cache at F16: %" PRIu64 " bytes per token (before sliding-window caps)\n",
