@@ -65,6 +65,28 @@ static int place_of(const pj_tensor *t)
 	return 2;
 }
 
+/* The tensor a scale tensor scales (FP8 "x.weight_scale_inv" -> "x.weight"),
+ * so it is listed beside it; -1 when there is none. */
+static ptrdiff_t scaled_tensor(const pj_catalog *c, const pj_tensor *t)
+{
+	static const struct { const char *suffix, *base; } map[] = {
+		{ ".weight_scale_inv", ".weight" }, { ".weight_scale", ".weight" },
+		{ ".input_scale", ".weight" }, { "_scales", "_blocks" },
+	};
+	if (t->role != PJ_ROLE_WEIGHT_SCALE)
+		return -1;
+	size_t n = strlen(t->name);
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+		size_t sl = strlen(map[i].suffix);
+		if (n <= sl || strcmp(t->name + n - sl, map[i].suffix) != 0)
+			continue;
+		char buf[512];
+		snprintf(buf, sizeof buf, "%.*s%s", (int)(n - sl), t->name, map[i].base);
+		return pj_catalog_find_index(c, buf);
+	}
+	return -1;
+}
+
 typedef struct tkey {
 	size_t idx;
 	int comp, place, layer, group, expert, role;
@@ -145,8 +167,8 @@ static void emit_experts(builder *b, const tkey *k, size_t n, int depth, int com
 	int n_exp = 0;
 	for (size_t i = 0; i < n; i++) {
 		const pj_tensor *t = &cat->t[k[i].idx];
-		if (t->expert >= 0 && t->expert + 1 > n_exp)
-			n_exp = t->expert + 1;
+		if (k[i].expert >= 0 && k[i].expert + 1 > n_exp)
+			n_exp = k[i].expert + 1;
 		if (pj_tensor_stacked(t) && t->n_experts > n_exp)
 			n_exp = t->n_experts;
 	}
@@ -160,7 +182,7 @@ static void emit_experts(builder *b, const tkey *k, size_t n, int depth, int com
 	 * bias, say) sit directly under the summary. */
 	for (size_t i = 0; i < n; i++) {
 		const pj_tensor *t = &cat->t[k[i].idx];
-		if (t->expert < 0 && !pj_tensor_stacked(t)) {
+		if (k[i].expert < 0 && !pj_tensor_stacked(t)) {
 			uint32_t r = add_row(b, PJ_ROW_TENSOR, depth + 1);
 			b->t->rows[r].group = PJ_GROUP_EXPERTS;
 			set_leaf(b, r, k[i].idx, -1);
@@ -173,10 +195,11 @@ static void emit_experts(builder *b, const tkey *k, size_t n, int depth, int com
 		for (size_t i = 0; i < n; i++) {
 			const pj_tensor *t = &cat->t[k[i].idx];
 			uint32_t r;
-			if (t->expert == e) {
+			if (k[i].expert == e) {
 				r = add_row(b, PJ_ROW_TENSOR, depth + 2);
 				set_leaf(b, r, k[i].idx, -1);
-			} else if (t->expert < 0 && pj_tensor_stacked(t) && e < t->n_experts) {
+				b->t->rows[r].expert = e;
+			} else if (k[i].expert < 0 && pj_tensor_stacked(t) && e < t->n_experts) {
 				r = add_row(b, PJ_ROW_SLICE, depth + 2);
 				set_leaf(b, r, k[i].idx, e);
 			} else {
@@ -231,11 +254,15 @@ void pj_tree_build(pj_tree *t, const pj_model *m)
 	unsigned comps = 0;
 	for (size_t i = 0; i < cat->n; i++) {
 		const pj_tensor *tt = &cat->t[i];
-		int place = place_of(tt);
+		/* A scale tensor sorts as its weight does, and just after it
+		 * (same keys, longer name). */
+		ptrdiff_t si = scaled_tensor(cat, tt);
+		const pj_tensor *like = si >= 0 ? &cat->t[si] : tt;
+		int place = place_of(like);
 		k[i] = (tkey){ .idx = i, .comp = tt->comp, .place = place,
 		               .layer = place == 1 ? tt->layer : -1,
-		               .group = place == 1 ? (int)group_of(tt) : 0,
-		               .expert = tt->expert, .role = tt->role, .name = tt->name };
+		               .group = place == 1 ? (int)group_of(like) : 0,
+		               .expert = like->expert, .role = like->role, .name = tt->name };
 		comps |= 1u << tt->comp;
 	}
 	qsort(k, cat->n, sizeof *k, tkey_cmp);
@@ -426,17 +453,25 @@ const char *pj_tree_label(const pj_tree *t, const pj_model *m, uint32_t ri, char
 		break;
 	case PJ_ROW_EXPERTS: {
 		/* Tensors per expert, from the first expert row. */
-		unsigned each = 0;
+		unsigned each = 0, scales = 0;
 		bool stacked = false;
 		for (uint32_t c = ri + 1; c < r->end; c = t->rows[c].end) {
-			if (t->rows[c].kind == PJ_ROW_EXPERT) {
-				each = t->rows[c].n_leaves;
-				stacked = c + 1 < t->rows[c].end && t->rows[c + 1].kind == PJ_ROW_SLICE;
-				break;
+			if (t->rows[c].kind != PJ_ROW_EXPERT)
+				continue;
+			for (uint32_t l = c + 1; l < t->rows[c].end; l++) {
+				bool scale = m->cat.t[t->rows[l].tensor].role == PJ_ROLE_WEIGHT_SCALE;
+				scales += scale;
+				each += !scale;
+				stacked |= t->rows[l].kind == PJ_ROW_SLICE;
 			}
+			break;
 		}
-		snprintf(buf, len, stacked ? "%d experts: %u stacked tensors" : "%d experts: %u tensors each",
-		         r->expert, each);
+		if (stacked)
+			snprintf(buf, len, "%d experts: %u stacked tensors", r->expert, each);
+		else if (scales)
+			snprintf(buf, len, "%d experts: %u tensors (+%u scales) each", r->expert, each, scales);
+		else
+			snprintf(buf, len, "%d experts: %u tensors each", r->expert, each);
 		break;
 	}
 	case PJ_ROW_EXPERT:
@@ -448,8 +483,8 @@ const char *pj_tree_label(const pj_tree *t, const pj_model *m, uint32_t ri, char
 		const char *s = tt->name;
 		if (r->layer >= 0 && tt->layer >= 0)
 			s = after_index(s, tt->layer);
-		if (r->kind == PJ_ROW_TENSOR && tt->expert >= 0)
-			s = after_index(s, tt->expert);
+		if (r->kind == PJ_ROW_TENSOR && r->expert >= 0)
+			s = after_index(s, r->expert);
 		/* ".weight" says nothing in a table of weights; ".bias" does. */
 		int n = (int)strlen(s);
 		if (n > 7 && strcmp(s + n - 7, ".weight") == 0)
