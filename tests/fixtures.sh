@@ -19,10 +19,7 @@ have_shared || skip_all "shared test data not found at $PJ_SHARED (set PJ_SHARED
 
 CFG=$PJ_SHARED/data/configs
 MODELS=$PJ_SHARED/models
-# lib.sh's tmpdir() sets its trap inside $(...), which removes the folder at
-# once; keep our own.
-T=$(mktemp -d "${TMPDIR:-/tmp}/pj-fixtures.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
+make_tmp
 
 NAME=
 INFO=/dev/null
