@@ -366,6 +366,7 @@ static const pj_name_rule gguf_top[] = {
 	RC("*norm*", MM_NORM, PROJECTOR),
 	RC("*", MM_PROJ, PROJECTOR),
 	R("token_embd.weight", TOKEN_EMBD),
+	R("rope_freqs.weight", ROPE_FREQS),
 	R("position_embd.weight", POS_EMBD),
 	R("output.weight", OUTPUT),
 	R("output_norm.weight", OUTPUT_NORM),

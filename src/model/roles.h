@@ -17,6 +17,7 @@ typedef enum pj_role_group {
 	X(UNKNOWN,        "unknown",        OTHER,     "not recognised")                      \
 	X(TOKEN_EMBD,     "token_embd",     EMBED,     "token embedding")                     \
 	X(POS_EMBD,       "pos_embd",       EMBED,     "position embedding / relative bias")  \
+	X(ROPE_FREQS,     "rope_freqs",     EMBED,     "RoPE frequency factors (Llama 3.1 scaling)") \
 	X(OUTPUT,         "output",         OUTPUT,    "output projection (lm_head)")         \
 	X(OUTPUT_NORM,    "output_norm",    NORM,      "final norm")                          \
 	X(ATTN_NORM,      "attn_norm",      NORM,      "pre-attention norm")                  \
