@@ -17,8 +17,10 @@
 #include "model/synth.h"
 #include "report/info.h"
 #include "ui/app.h"
+#include "batch.h"
 
-enum { OPT_INFO = 256, OPT_JSON, OPT_DEMO, OPT_NO_COLOR, OPT_NO_MOUSE, OPT_WRITE_DEMO };
+enum { OPT_INFO = 256, OPT_JSON, OPT_DEMO, OPT_NO_COLOR, OPT_NO_MOUSE, OPT_WRITE_DEMO, OPT_BATCH, OPT_PURE,
+       OPT_IMATRIX };
 
 /* X(long name, short, has_arg, id, ARG name, help) */
 #define PJ_OPTIONS(X)                                                                          \
@@ -29,6 +31,10 @@ enum { OPT_INFO = 256, OPT_JSON, OPT_DEMO, OPT_NO_COLOR, OPT_NO_MOUSE, OPT_WRITE
 	X("threads",    'j', 1, 'j',          "N",   "background worker threads (default: number of CPUs)") \
 	X("no-color",   0,   0, OPT_NO_COLOR, NULL,  "monochrome display (also when NO_COLOR is set)") \
 	X("no-mouse",   0,   0, OPT_NO_MOUSE, NULL,  "do not capture the mouse") \
+	X("batch",      0,   0, OPT_BATCH,    NULL,  "no UI: quantize MODEL and write -o OUT (needs --pure)") \
+	X("pure",       0,   1, OPT_PURE,     "TYPE", "with --batch: every quantizable tensor in TYPE, like llama-quantize --pure") \
+	X("imatrix",    0,   1, OPT_IMATRIX,  "FILE", "with --batch: importance matrix (llama-imatrix GGUF or legacy .dat)") \
+	X("output",     'o', 1, 'o',          "FILE", "with --batch: the GGUF to write (never the input)") \
 	X("help",       'h', 0, 'h',          NULL,  "show this help and exit") \
 	X("version",    'V', 0, 'V',          NULL,  "show version information and exit")
 
@@ -102,7 +108,8 @@ int pj_cli_main(int argc, char **argv)
 	/* Only LC_CTYPE: numbers must keep a decimal point (JSON). */
 	setlocale(LC_CTYPE, "");
 
-	bool info = false, json = false, demo = false;
+	bool info = false, json = false, demo = false, batch = false;
+	pj_batch_opts bo = { 0 };
 	const char *write_demo = NULL;
 	pj_ui_opts ui = { .threads = threads_default(), .no_color = false, .no_mouse = false };
 	const char *nc = getenv("NO_COLOR");
@@ -110,7 +117,7 @@ int pj_cli_main(int argc, char **argv)
 		ui.no_color = true;
 
 	int c;
-	while ((c = getopt_long(argc, argv, "hVj:", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hVj:o:", long_options, NULL)) != -1) {
 		switch (c) {
 		case OPT_INFO: info = true; break;
 		case OPT_JSON: json = true; break;
@@ -118,6 +125,10 @@ int pj_cli_main(int argc, char **argv)
 		case OPT_WRITE_DEMO: write_demo = optarg; break;
 		case OPT_NO_COLOR: ui.no_color = true; break;
 		case OPT_NO_MOUSE: ui.no_mouse = true; break;
+		case OPT_BATCH: batch = true; break;
+		case OPT_PURE: bo.pure = optarg; break;
+		case OPT_IMATRIX: bo.imatrix = optarg; break;
+		case 'o': bo.output = optarg; break;
 		case 'j': {
 			char *end;
 			errno = 0;
@@ -140,6 +151,20 @@ int pj_cli_main(int argc, char **argv)
 			fprintf(stderr, "Try 'pajamas-tui --help' for more information.\n");
 			return PJ_EXIT_USAGE;
 		}
+	}
+
+	if (!batch && (bo.pure || bo.imatrix || bo.output)) {
+		fprintf(stderr, "pajamas-tui: --pure, --imatrix and -o are only valid with --batch\n");
+		return PJ_EXIT_USAGE;
+	}
+	if (batch) {
+		if (optind + 1 != argc) {
+			fprintf(stderr, "pajamas-tui: --batch takes exactly one MODEL argument\n");
+			return PJ_EXIT_USAGE;
+		}
+		bo.model = argv[optind];
+		bo.threads = ui.threads;
+		return pj_batch_main(&bo);
 	}
 
 	pj_error err = { 0 };

@@ -6,6 +6,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "qtypes.h"
+
 static inline float f32_from_bits(uint32_t u)
 {
 	float f;
@@ -159,6 +161,78 @@ pj_status pj_convert_f32(pj_dtype t, const void *src, float *dst, size_t n)
 		break;
 	default:
 		return PJ_EUNSUPPORTED;
+	}
+	return PJ_OK;
+}
+
+/* ---- sources for quantization --------------------------------------------- */
+
+bool pj_convert_is_requant(pj_dtype t)
+{
+	const pj_dtype_info *di = pj_dtype_info_of(t);
+	return di && di->quantized;
+}
+
+bool pj_convert_rows_supported(pj_dtype t)
+{
+	const pj_qtype *q = pj_qtype_get(t);
+	return pj_convert_supported(t) || (pj_convert_is_requant(t) && q && q->dequantize_row);
+}
+
+pj_status pj_convert_rows_f32(pj_dtype t, const void *src, float *dst, int64_t nrows, int64_t ncols,
+                              const char *what, pj_error *err)
+{
+	if (nrows < 0 || ncols < 0)
+		return pj_fail(err, PJ_EUSAGE, "%s: negative shape", what ? what : "tensor");
+	if (pj_convert_supported(t)) {
+		/* row by row keeps the size_t product of one row only */
+		const size_t esz = pj_dtype_info_of(t)->type_size;
+		for (int64_t r = 0; r < nrows; r++)
+			pj_convert_f32(t, (const uint8_t *)src + (size_t)r * (size_t)ncols * esz, dst + r * ncols,
+			               (size_t)ncols);
+		return PJ_OK;
+	}
+	const pj_qtype *q = pj_qtype_get(t);
+	if (pj_convert_is_requant(t) && q && q->dequantize_row) {
+		if (ncols % q->block)
+			return pj_fail(err, PJ_EFORMAT, "%s: rows of %lld are not whole %s blocks of %u",
+			               what ? what : "tensor", (long long)ncols, q->name, q->block);
+		return pj_dequantize_rows(t, src, dst, nrows, ncols, err);
+	}
+	return pj_fail(err, PJ_EUNSUPPORTED, "%s: cannot convert %s to f32 (no dequantizer)", what ? what : "tensor",
+	               pj_dtype_name(t));
+}
+
+pj_status pj_convert_fp8_block_scaled(pj_dtype t, const void *w, pj_dtype scale_type, const void *scale,
+                                      uint64_t scale_n, int64_t rows, int64_t cols, int64_t block,
+                                      int64_t row0, int64_t nrows, float *dst, const char *what,
+                                      pj_error *err)
+{
+	const char *nm = what ? what : "tensor";
+	if (t != PJ_DT_F8_E4M3 && t != PJ_DT_F8_E5M2)
+		return pj_fail(err, PJ_EUSAGE, "%s: block scales apply to FP8 tensors, not %s", nm, pj_dtype_name(t));
+	if (scale_type != PJ_DT_F32 && scale_type != PJ_DT_BF16 && scale_type != PJ_DT_F16)
+		return pj_fail(err, PJ_EUNSUPPORTED, "%s: scale_inv of type %s", nm, pj_dtype_name(scale_type));
+	if (block < 1 || rows < 0 || cols < 0 || row0 < 0 || nrows < 0 || row0 + nrows > rows)
+		return pj_fail(err, PJ_EUSAGE, "%s: bad block scale request", nm);
+	const int64_t br = (rows + block - 1) / block, bc = (cols + block - 1) / block;
+	if ((uint64_t)(br * bc) != scale_n)
+		return pj_fail(err, PJ_EFORMAT, "%s: scale_inv has %llu values, expected %lld x %lld for %lld x %lld blocks of %lld",
+		               nm, (unsigned long long)scale_n, (long long)br, (long long)bc, (long long)rows,
+		               (long long)cols, (long long)block);
+	const size_t ssz = pj_dtype_info_of(scale_type)->type_size;
+	for (int64_t r = 0; r < nrows; r++) {
+		const int64_t gr = row0 + r;
+		float *out = dst + r * cols;
+		pj_convert_f32(t, (const uint8_t *)w + (size_t)gr * (size_t)cols, out, (size_t)cols);
+		const uint8_t *srow = (const uint8_t *)scale + (size_t)(gr / block * bc) * ssz;
+		for (int64_t b = 0; b < bc; b++) {
+			float s;
+			pj_convert_f32(scale_type, srow + (size_t)b * ssz, &s, 1);
+			const int64_t end = (b + 1) * block < cols ? (b + 1) * block : cols;
+			for (int64_t c = b * block; c < end; c++)
+				out[c] *= s;
+		}
 	}
 	return PJ_OK;
 }

@@ -30,4 +30,29 @@ float pj_fp8_e4m3_to_f32(uint8_t v);   /* OCP E4M3FN: bias 7, no Inf, S.1111.111
 float pj_fp8_e5m2_to_f32(uint8_t v);   /* OCP E5M2: bias 15, IEEE-style Inf/NaN */
 float pj_e8m0_to_f32(uint8_t v);       /* MX scale: 2^(v-127), 0xFF = NaN */
 
+/* ---- sources for quantization (rows -> f32) ------------------------------ */
+
+/* True when t is a ggml block-quantized type: converting it means
+ * dequantizing, and quantizing the result again loses quality (callers warn). */
+bool pj_convert_is_requant(pj_dtype t);
+/* True when pj_convert_rows_f32() can decode t. */
+bool pj_convert_rows_supported(pj_dtype t);
+
+/* Decodes nrows rows of ncols elements of any plain type, or of a ggml
+ * quantized type with a dequantizer in the kernel table (qtypes.h).  Fails
+ * with a message naming `what` for other types or a row length that is not
+ * a multiple of the block. */
+pj_status pj_convert_rows_f32(pj_dtype t, const void *src, float *dst, int64_t nrows, int64_t ncols,
+                              const char *what, pj_error *err);
+
+/* DeepSeek-style FP8 with block scales: W (F8_E4M3 or F8_E5M2) of rows x cols
+ * (HF order [rows, cols]; ggml ne = {cols, rows}) comes with `<W>_scale_inv`,
+ * [ceil(rows/B), ceil(cols/B)] (B = block, 128 for DeepSeek-V3), row-major,
+ * F32/BF16/F16.  The real weight is W[r][c] * scale[r/B][c/B].  Decodes rows
+ * row0 .. row0+nrows-1 into dst (nrows * cols floats). */
+pj_status pj_convert_fp8_block_scaled(pj_dtype t, const void *w, pj_dtype scale_type, const void *scale,
+                                      uint64_t scale_n, int64_t rows, int64_t cols, int64_t block,
+                                      int64_t row0, int64_t nrows, float *dst, const char *what,
+                                      pj_error *err);
+
 #endif

@@ -1,8 +1,11 @@
-/* imatrix.c - GGUF importance-matrix reader on top of the GGUF reader. */
+/* imatrix.c - importance-matrix readers (GGUF form on top of the GGUF
+ * reader; legacy .dat parsed here), coverage and HF name mapping. */
 #include "config.h"
 #include "imatrix.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,9 +43,8 @@ void pj_imatrix_free(pj_imatrix *im)
 	memset(im, 0, sizeof *im);
 }
 
-pj_status pj_imatrix_load(const char *path, pj_imatrix *im, pj_error *err)
+static pj_status load_gguf(const char *path, pj_imatrix *im, pj_error *err)
 {
-	memset(im, 0, sizeof *im);
 	pj_catalog cat;
 	pj_catalog_init(&cat);
 	pj_gguf g;
@@ -145,6 +147,158 @@ pj_status pj_imatrix_load(const char *path, pj_imatrix *im, pj_error *err)
 	return PJ_OK;
 }
 
+/* ---- legacy .dat ----------------------------------------------------------- */
+
+typedef struct dat_rd {
+	const char *path;
+	const uint8_t *p;
+	size_t len, pos;
+	pj_error *err;
+} dat_rd;
+
+static bool dat_i32(dat_rd *r, int32_t *v)
+{
+	if (r->len - r->pos < 4)
+		return false;
+	uint32_t u = (uint32_t)r->p[r->pos] | (uint32_t)r->p[r->pos + 1] << 8 | (uint32_t)r->p[r->pos + 2] << 16 |
+	             (uint32_t)r->p[r->pos + 3] << 24;
+	memcpy(v, &u, sizeof *v);
+	r->pos += 4;
+	return true;
+}
+
+static pj_status dat_trunc(dat_rd *r, const char *what, int32_t i)
+{
+	return pj_fail(r->err, PJ_EFORMAT, "%s: truncated legacy imatrix: %s of entry %d missing at byte %zu",
+	               r->path, what, (int)i, r->pos);
+}
+
+/* Reads the whole file: .dat files hold one float per column per tensor,
+ * megabytes even for big models. */
+static pj_status slurp_file(const char *path, uint8_t **out, size_t *len, pj_error *err)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return pj_fail(err, PJ_EIO, "%s: cannot open: %s", path, strerror(errno));
+	uint8_t *buf = NULL;
+	size_t n = 0, cap = 0;
+	for (;;) {
+		if (cap - n < 65536) {
+			cap = cap ? cap * 2 : 1 << 20;
+			buf = pj_xrealloc(buf, cap);
+		}
+		size_t k = fread(buf + n, 1, cap - n, f);
+		n += k;
+		if (k == 0)
+			break;
+	}
+	bool bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		free(buf);
+		return pj_fail(err, PJ_EIO, "%s: read error", path);
+	}
+	*out = buf;
+	*len = n;
+	return PJ_OK;
+}
+
+static pj_status load_dat(const char *path, const uint8_t *buf, size_t len, pj_imatrix *im, pj_error *err)
+{
+	dat_rd r = { .path = path, .p = buf, .len = len, .err = err };
+	int32_t n;
+	if (!dat_i32(&r, &n))
+		return pj_fail(err, PJ_EFORMAT, "%s: not an imatrix (neither GGUF nor a legacy .dat: %zu bytes)", path, len);
+	/* smallest entry: name_len + 1 name byte + ncall + nval + 1 value = 17 bytes */
+	if (n < 1 || (size_t)n > (len - 4) / 17)
+		return pj_fail(err, PJ_EFORMAT, "%s: not a legacy imatrix: %d entries cannot fit in %zu bytes", path, (int)n,
+		               len);
+	im->legacy = true;
+	im->e = pj_xcalloc((size_t)n, sizeof *im->e);
+	for (int32_t i = 0; i < n; i++) {
+		int32_t nlen, ncall, nval;
+		if (!dat_i32(&r, &nlen))
+			return dat_trunc(&r, "name length", i);
+		if (nlen < 1 || (size_t)nlen > r.len - r.pos || nlen > 4096)
+			return pj_fail(err, PJ_EFORMAT, "%s: legacy imatrix entry %d: name length %d is impossible (%zu bytes left)",
+			               path, (int)i, (int)nlen, r.len - r.pos);
+		char *name = pj_xstrndup((const char *)r.p + r.pos, (size_t)nlen);
+		r.pos += (size_t)nlen;
+		pj_imatrix_entry *e = &im->e[im->n++];
+		e->name = name;
+		if (strlen(name) != (size_t)nlen)
+			return pj_fail(err, PJ_EFORMAT, "%s: legacy imatrix entry %d: name holds a NUL byte", path, (int)i);
+		if (!dat_i32(&r, &ncall))
+			return dat_trunc(&r, "call count", i);
+		if (!dat_i32(&r, &nval))
+			return dat_trunc(&r, "value count", i);
+		if (ncall < 0 || nval < 1 || (size_t)nval > (r.len - r.pos) / 4)
+			return pj_fail(err, PJ_EFORMAT,
+			               "%s: legacy imatrix entry %d ('%s'): absurd counts (ncall %d, %d values, %zu bytes left)",
+			               path, (int)i, name, (int)ncall, (int)nval, r.len - r.pos);
+		e->n_mats = 1;
+		e->n_per_row = nval;
+		e->weights = pj_xmalloc((size_t)nval * sizeof(float));
+		e->counts = pj_xmalloc(sizeof(float));
+		e->counts[0] = (float)ncall;
+		for (int32_t k = 0; k < nval; k++) {
+			int32_t bits = 0;
+			dat_i32(&r, &bits);   /* cannot fail: nval * 4 bytes checked above */
+			float v;
+			memcpy(&v, &bits, sizeof v);
+			if (!isfinite(v))
+				return pj_fail(err, PJ_EFORMAT, "%s: legacy imatrix entry %d ('%s') holds a non-finite value", path,
+				               (int)i, name);
+			e->weights[k] = ncall > 0 ? v / (float)ncall : v;   /* llama-quantize's division */
+		}
+	}
+	/* newer .dat files end with last_call and the dataset name */
+	size_t left = r.len - r.pos;
+	if (left) {
+		int32_t last_call, dlen;
+		if (left < 8 || !dat_i32(&r, &last_call) || !dat_i32(&r, &dlen) || last_call < 0 || dlen < 0 ||
+		    (size_t)dlen != r.len - r.pos)
+			return pj_fail(err, PJ_EFORMAT, "%s: legacy imatrix: %zu trailing bytes are not last_call + dataset name",
+			               path, left);
+		im->chunk_count = (uint32_t)last_call;
+		if (dlen) {
+			im->datasets = pj_xcalloc(1, sizeof(char *));
+			im->datasets[im->n_datasets++] = pj_xstrndup((const char *)r.p + r.pos, (size_t)dlen);
+		}
+	}
+	qsort(im->e, im->n, sizeof *im->e, entry_cmp);
+	for (size_t i = 1; i < im->n; i++)
+		if (strcmp(im->e[i - 1].name, im->e[i].name) == 0)
+			return pj_fail(err, PJ_EFORMAT, "%s: legacy imatrix: '%s' appears twice", path, im->e[i].name);
+	return PJ_OK;
+}
+
+pj_status pj_imatrix_load(const char *path, pj_imatrix *im, pj_error *err)
+{
+	memset(im, 0, sizeof *im);
+	char magic[4] = { 0 };
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return pj_fail(err, PJ_EIO, "%s: cannot open: %s", path, strerror(errno));
+	const size_t nm = fread(magic, 1, sizeof magic, f);
+	fclose(f);
+	if (nm == 4 && memcmp(magic, "GGUF", 4) == 0)
+		return load_gguf(path, im, err);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	pj_status st = slurp_file(path, &buf, &len, err);
+	if (st)
+		return st;
+	st = load_dat(path, buf, len, im, err);
+	free(buf);
+	if (st) {
+		pj_imatrix_free(im);
+		return st;
+	}
+	im->path = pj_xstrdup(path);
+	return PJ_OK;
+}
+
 const pj_imatrix_entry *pj_imatrix_find(const pj_imatrix *im, const char *tensor)
 {
 	if (!im || !im->n)
@@ -170,4 +324,151 @@ pj_status pj_imatrix_weights(const pj_imatrix *im, const char *name, int64_t ne0
 		return pj_fail(err, PJ_EUSAGE, "%s: matrix %lld out of range", name, (long long)i2);
 	*out = e->weights + i2 * ne0;
 	return PJ_OK;
+}
+
+/* ---- coverage ---------------------------------------------------------------- */
+
+static bool slice_all_ones(const float *w, int64_t n)
+{
+	for (int64_t k = 0; k < n; k++)
+		if (w[k] != 1.0f)
+			return false;
+	return true;
+}
+
+void pj_imatrix_coverage_of(const pj_imatrix *im, const pj_imatrix_query *q, size_t n, pj_imatrix_coverage *out)
+{
+	memset(out, 0, sizeof *out);
+	out->zero_inferred = im->legacy;
+	bool *used = pj_xcalloc(im->n ? im->n : 1, sizeof *used);
+	for (size_t i = 0; i < n; i++) {
+		out->n_wanted++;
+		const pj_imatrix_entry *e = pj_imatrix_find(im, q[i].name);
+		if (!e) {
+			out->missing = pj_xrealloc(out->missing, (out->n_missing + 1) * sizeof *out->missing);
+			out->missing[out->n_missing++] = pj_xstrdup(q[i].name);
+			continue;
+		}
+		out->n_found++;
+		used[e - im->e] = true;
+		if (q[i].ne2 <= 1 || e->n_per_row * e->n_mats != q[i].ne0 * q[i].ne2)
+			continue;
+		for (int64_t x = 0; x < q[i].ne2; x++) {
+			/* GGUF form: the count says it; .dat: the writer stored 1.0 for every column */
+			bool zero = im->legacy ? slice_all_ones(e->weights + x * q[i].ne0, q[i].ne0)
+			                       : e->n_mats == q[i].ne2 && e->counts[x] == 0.0f;
+			if (!zero)
+				continue;
+			out->zero = pj_xrealloc(out->zero, (out->n_zero + 1) * sizeof *out->zero);
+			out->zero[out->n_zero].tensor = pj_xstrdup(q[i].name);
+			out->zero[out->n_zero++].expert = x;
+		}
+	}
+	for (size_t i = 0; i < im->n; i++) {
+		if (used[i])
+			continue;
+		out->unused = pj_xrealloc(out->unused, (out->n_unused + 1) * sizeof *out->unused);
+		out->unused[out->n_unused++] = pj_xstrdup(im->e[i].name);
+	}
+	free(used);
+}
+
+void pj_imatrix_coverage_free(pj_imatrix_coverage *c)
+{
+	for (size_t i = 0; i < c->n_missing; i++)
+		free(c->missing[i]);
+	for (size_t i = 0; i < c->n_zero; i++)
+		free(c->zero[i].tensor);
+	for (size_t i = 0; i < c->n_unused; i++)
+		free(c->unused[i]);
+	free(c->missing);
+	free(c->zero);
+	free(c->unused);
+	memset(c, 0, sizeof *c);
+}
+
+/* ---- HF <-> GGUF names ---------------------------------------------------------- */
+
+/* Per-layer names: HF text after "model.layers.N." -> GGUF text after
+ * "blk.N.".  EXPERT rows have "experts.E." before the HF suffix. */
+static const struct hf_map {
+	const char *hf, *gguf;
+	bool expert;
+} HF_LAYER[] = {
+	{ "self_attn.q_proj.weight", "attn_q.weight", false },
+	{ "self_attn.k_proj.weight", "attn_k.weight", false },
+	{ "self_attn.v_proj.weight", "attn_v.weight", false },
+	{ "self_attn.o_proj.weight", "attn_output.weight", false },
+	{ "self_attn.q_a_proj.weight", "attn_q_a.weight", false },
+	{ "self_attn.q_b_proj.weight", "attn_q_b.weight", false },
+	{ "self_attn.kv_a_proj_with_mqa.weight", "attn_kv_a_mqa.weight", false },
+	{ "self_attn.kv_b_proj.weight", "attn_kv_b.weight", false },
+	{ "mlp.gate_proj.weight", "ffn_gate.weight", false },
+	{ "mlp.up_proj.weight", "ffn_up.weight", false },
+	{ "mlp.down_proj.weight", "ffn_down.weight", false },
+	{ "mlp.gate.weight", "ffn_gate_inp.weight", false },
+	{ "mlp.shared_experts.gate_proj.weight", "ffn_gate_shexp.weight", false },
+	{ "mlp.shared_experts.up_proj.weight", "ffn_up_shexp.weight", false },
+	{ "mlp.shared_experts.down_proj.weight", "ffn_down_shexp.weight", false },
+	{ "mlp.experts.gate_proj.weight", "ffn_gate_exps.weight", true },
+	{ "mlp.experts.up_proj.weight", "ffn_up_exps.weight", true },
+	{ "mlp.experts.down_proj.weight", "ffn_down_exps.weight", true },
+	{ "block_sparse_moe.gate.weight", "ffn_gate_inp.weight", false },
+	{ "block_sparse_moe.experts.w1.weight", "ffn_gate_exps.weight", true },
+	{ "block_sparse_moe.experts.w3.weight", "ffn_up_exps.weight", true },
+	{ "block_sparse_moe.experts.w2.weight", "ffn_down_exps.weight", true },
+};
+
+static const struct { const char *hf, *gguf; } HF_GLOBAL[] = {
+	{ "model.embed_tokens.weight", "token_embd.weight" },
+	{ "lm_head.weight", "output.weight" },
+};
+
+bool pj_imatrix_hf_to_gguf(const char *hf, char *out, size_t outsz, int *expert)
+{
+	*expert = -1;
+	for (size_t i = 0; i < sizeof HF_GLOBAL / sizeof HF_GLOBAL[0]; i++)
+		if (strcmp(hf, HF_GLOBAL[i].hf) == 0)
+			return (size_t)snprintf(out, outsz, "%s", HF_GLOBAL[i].gguf) < outsz;
+	int layer, used = 0;
+	if (sscanf(hf, "model.layers.%d.%n", &layer, &used) != 1 || used == 0 || layer < 0)
+		return false;
+	const char *rest = hf + used;
+	for (size_t i = 0; i < sizeof HF_LAYER / sizeof HF_LAYER[0]; i++) {
+		const struct hf_map *m = &HF_LAYER[i];
+		const char *tail = rest;
+		int e = -1;
+		if (m->expert) {
+			/* "mlp.experts.E.down_proj.weight" against "mlp.experts.down_proj.weight" */
+			const char *dot = strstr(m->hf, "experts.");
+			size_t pre = (size_t)(dot - m->hf) + strlen("experts.");
+			int k = 0;
+			if (strncmp(rest, m->hf, pre) != 0 || sscanf(rest + pre, "%d.%n", &e, &k) != 1 || k == 0 || e < 0)
+				continue;
+			if (strcmp(rest + pre + k, m->hf + pre) != 0)
+				continue;
+		} else if (strcmp(tail, m->hf) != 0) {
+			continue;
+		}
+		*expert = e;
+		return (size_t)snprintf(out, outsz, "blk.%d.%s", layer, m->gguf) < outsz;
+	}
+	return false;
+}
+
+pj_status pj_imatrix_weights_any(const pj_imatrix *im, const char *name, int64_t ne0, int64_t n_experts,
+                                 const float **out, pj_error *err)
+{
+	*out = NULL;
+	if (pj_imatrix_find(im, name))
+		return pj_imatrix_weights(im, name, ne0, 1, 0, out, err);
+	char g[512];
+	int expert;
+	if (!pj_imatrix_hf_to_gguf(name, g, sizeof g, &expert))
+		return PJ_OK;
+	if (expert < 0)
+		return pj_imatrix_weights(im, g, ne0, 1, 0, out, err);
+	if (expert >= n_experts)
+		return pj_fail(err, PJ_EUSAGE, "%s: expert %d of a stack of %lld", name, expert, (long long)n_experts);
+	return pj_imatrix_weights(im, g, ne0, n_experts, expert, out, err);
 }

@@ -1,0 +1,116 @@
+#!/bin/sh
+# test_batch.sh - `pajamas-tui --batch --pure TYPE [--imatrix F] -o OUT MODEL`
+# against llama-quantize's golden outputs: every tensor's type and SHA-256
+# equal golden/<model>/<LABEL>.json; the metadata is the input's plus the
+# keys llama-quantize sets; refusals and failures leave no file behind.
+. "$PJ_SRCDIR/tests/lib.sh"
+make_tmp
+H="$PJ_BUILDDIR/tests/gguf_hashes"
+
+# ---- without shared data: usage errors and the safety rules on a demo-free GGUF
+"$PJ" --batch --pure Q4_K_S "$T/x.gguf" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q -- "-o" "$T/err"; ok $? "--batch without -o: exit 2"
+"$PJ" --pure Q4_K_S -o "$T/o.gguf" "$T/x.gguf" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "only valid with --batch" "$T/err"; ok $? "--pure without --batch: exit 2"
+"$PJ" --batch --pure Q9_X -o "$T/o.gguf" "$T/x.gguf" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "unknown type 'Q9_X'" "$T/err" && grep -q "Q4_K_S" "$T/err"
+ok $? "unknown --pure type: exit 2, the valid names listed"
+
+if ! have_shared; then
+	skip "shared models absent ($PJ_SHARED): golden comparison, metadata and failure checks not run"
+	done_testing
+fi
+G="$PJ_SHARED/golden"
+M() { echo "$PJ_SHARED/models/$1/gguf/$1-BF16.gguf"; }
+
+# compare MODEL LABEL OUT: types and hashes of every tensor, and the order
+compare() {
+	"$H" --json "$G/$1/$2.json" > "$T/want" && "$H" "$3" > "$T/got" || return 1
+	if ! cmp -s "$T/want" "$T/got"; then
+		diff "$T/want" "$T/got" | head -5 | sed 's/^/#   /'
+		return 1
+	fi
+}
+
+# run MODEL TYPE LABEL [imatrix-file]
+run() {
+	m=$1 ty=$2 label=$3 im=$4
+	rm -f "$T/out.gguf"
+	if [ -n "$im" ]; then
+		"$PJ" --batch --threads 2 --pure "$ty" --imatrix "$im" -o "$T/out.gguf" "$(M "$m")" 2>"$T/err"
+	else
+		"$PJ" --batch --threads 2 --pure "$ty" -o "$T/out.gguf" "$(M "$m")" 2>"$T/err"
+	fi
+	rc=$?
+	[ $rc -eq 0 ] || { sed 's/^/#   /' "$T/err" | tail -3; return 1; }
+	compare "$m" "$label" "$T/out.gguf"
+}
+
+for m in llama qwen3 qwen3moe gemma3 deepseek3; do
+	run "$m" Q8_0 Q8_0-pure; ok $? "$m --pure Q8_0 equals golden Q8_0-pure (types, bytes, order)"
+	run "$m" Q4_K_S Q4_K_S-pure; ok $? "$m --pure Q4_K_S equals golden Q4_K_S-pure"
+	run "$m" IQ4_XS IQ4_XS-pure; ok $? "$m --pure IQ4_XS equals golden IQ4_XS-pure"
+	run "$m" Q6_K Q6_K-pure-imat "$G/$m/imatrix.gguf"; ok $? "$m --pure Q6_K --imatrix equals golden Q6_K-pure-imat"
+done
+run deepseek3 Q2_K Q2_K-pure; ok $? "deepseek3 --pure Q2_K: fallback Q4_0 for 128-column rows"
+run qwen3moe MXFP4_MOE MXFP4_MOE-pure; ok $? "qwen3moe --pure MXFP4_MOE equals golden"
+run qwen3 IQ3_XXS IQ3_XXS-pure-imat "$G/qwen3/imatrix.gguf"; ok $? "qwen3 --pure IQ3_XXS --imatrix equals golden"
+run gemma3 BF16 BF16-pure; ok $? "gemma3 --pure BF16 (a copy) equals golden"
+
+# the legacy .dat gives llama exactly the same bytes as the GGUF imatrix
+run llama Q4_K_S Q4_K_S-pure-imat "$G/llama/imatrix.dat"; ok $? "llama --imatrix imatrix.dat equals golden Q4_K_S-pure-imat"
+grep -q "data for 28 of 29 tensors" "$T/err" && grep -q "no data for output.weight" "$T/err"
+ok $? "coverage reported: output.weight has no imatrix data"
+
+# ---- metadata: every input key with its value, then llama-quantize's keys
+L=$(M llama)
+run llama Q6_K Q6_K-pure-imat "$G/llama/imatrix.gguf" >/dev/null
+# llama-quantize sets quantization_version and file_type by removing and
+# appending them: every other key keeps its place and its bytes
+moved='^general\.\(file_type\|quantization_version\) '
+"$H" --kv "$L" | grep -v "$moved" > "$T/kv.in"
+"$H" --kv "$T/out.gguf" > "$T/kv.out"
+grep -v "$moved" "$T/kv.out" | head -n "$(wc -l < "$T/kv.in")" | cmp -s - "$T/kv.in"
+ok $? "input metadata copied in order with equal values"
+[ "$(grep -c . "$T/kv.out")" -eq "$(( $(wc -l < "$T/kv.in") + 6 ))" ]; ok $? "no other key added or lost"
+tail -n 6 "$T/kv.out" | cut -d' ' -f1 | tr '\n' ' ' > "$T/tail"
+grep -q "general.quantization_version general.file_type quantize.imatrix.file quantize.imatrix.dataset quantize.imatrix.entries_count quantize.imatrix.chunks_count" "$T/tail"
+ok $? "quantization_version, file_type and quantize.imatrix.* appended like llama-quantize"
+"$PJ" --info --json "$T/out.gguf" > "$T/info.json" 2>/dev/null; ok $? "the output re-opens (--info)"
+
+# ---- refusals and failures leave nothing behind
+"$PJ" --batch --pure Q8_0 -o "$L" "$L" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "refusing to overwrite the input" "$T/err"; ok $? "OUT == input refused (exit 2)"
+ln -s "$L" "$T/link.gguf"
+"$PJ" --batch --pure Q8_0 -o "$T/link.gguf" "$L" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ]; ok $? "OUT that is a link to the input refused"
+"$PJ" --batch --pure IQ3_XXS -o "$T/iq.gguf" "$L" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "requires an importance matrix" "$T/err" && [ ! -e "$T/iq.gguf" ]
+ok $? "IQ3_XXS without --imatrix refused, no file"
+printf '\001\000\000\000\005\000\000\000blk.0' > "$T/bad.dat"
+"$PJ" --batch --pure Q4_K_S --imatrix "$T/bad.dat" -o "$T/b.gguf" "$L" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "bad.dat" "$T/err" && [ ! -e "$T/b.gguf" ]
+ok $? "malformed imatrix: exit 1, message names it, no file"
+mkdir "$T/ro" && chmod 555 "$T/ro"
+if [ "$(id -u)" != 0 ]; then
+	"$PJ" --batch --pure Q8_0 -o "$T/ro/o.gguf" "$L" >/dev/null 2>"$T/err"; rc=$?
+	[ $rc -eq 3 ] && grep -q "Permission denied" "$T/err" && [ -z "$(ls -A "$T/ro")" ]
+	ok $? "output folder not writable: exit 3, says why, folder stays empty"
+else
+	skip "running as root: a read-only folder is writable"
+fi
+# a file size limit in the middle of the data: nothing remains
+( ulimit -f 200; "$PJ" --batch --pure Q8_0 -o "$T/big.gguf" "$L" >/dev/null 2>"$T/err" ); rc=$?
+[ $rc -eq 3 ] && grep -q "file size limit" "$T/err" && [ -z "$(ls -A "$T" | grep -e big.gguf -e pj-tmp)" ]
+ok $? "file size limit hit mid-write: exit 3, no partial file"
+# SIGINT during the write: nothing remains
+mkdir "$T/sig"
+"$PJ" --batch --threads 1 --pure IQ4_XS -o "$T/sig/o.gguf" "$(M qwen3moe)" >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 100 ] && [ -z "$(ls -A "$T/sig")" ]; do sleep 0.05; i=$((i + 1)); done
+kill -INT $pid 2>/dev/null; wait $pid; rc=$?
+sleep 0.1
+[ -z "$(ls -A "$T/sig")" ]; ok $? "SIGINT during the write leaves no file (exit $rc)"
+
+done_testing
