@@ -99,6 +99,9 @@ if [ "$(id -u)" != 0 ]; then
 else
 	skip "running as root: a read-only folder is writable"
 fi
+"$PJ" --batch --pure Q8_0 -o "$T/nodir/o.gguf" "$L" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 3 ] && grep -q "nodir/o.gguf: cannot create a temporary file" "$T/err" && grep -q "No such file" "$T/err"
+ok $? "output folder missing: exit 3, says why"
 # a file size limit in the middle of the data: nothing remains
 ( ulimit -f 200; "$PJ" --batch --pure Q8_0 -o "$T/big.gguf" "$L" >/dev/null 2>"$T/err" ); rc=$?
 [ $rc -eq 3 ] && grep -q "file size limit" "$T/err" && [ -z "$(ls -A "$T" | grep -e big.gguf -e pj-tmp)" ]
@@ -112,5 +115,15 @@ while [ $i -lt 100 ] && [ -z "$(ls -A "$T/sig")" ]; do sleep 0.05; i=$((i + 1));
 kill -INT $pid 2>/dev/null; wait $pid; rc=$?
 sleep 0.1
 [ -z "$(ls -A "$T/sig")" ]; ok $? "SIGINT during the write leaves no file (exit $rc)"
+
+# ---- an already quantized input is dequantized, with a warning per tensor
+run llama Q8_0 Q8_0-pure && mv "$T/out.gguf" "$T/q8.gguf"
+"$PJ" --batch --pure Q4_K_S -o "$T/rq.gguf" "$T/q8.gguf" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 0 ] && grep -q "warning: requantizing blk.0.attn_q.weight from Q8_0 to Q4_K" "$T/err" &&
+	grep -q "30 requantized" "$T/err"
+ok $? "Q8_0 input requantized to Q4_K_S with warnings"
+"$H" "$T/rq.gguf" | cut -d' ' -f1,2 > "$T/got"
+"$H" --json "$G/llama/Q4_K_S-pure.json" | cut -d' ' -f1,2 > "$T/want"
+cmp -s "$T/got" "$T/want"; ok $? "requantized output has the same tensor types as from BF16"
 
 done_testing
