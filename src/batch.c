@@ -408,8 +408,8 @@ static int plan_all(run *r, pj_error *err)
 		if (pj_imatrix_weights(&r->im, p->src->name, p->src->ne[0], p->src->ne[2], 0, &w, err) != PJ_OK)
 			return fail(err->msg, PJ_EXIT_MODEL);
 		if (!w) {
-			snprintf(msg, sizeof msg, "%s: the importance matrix %s has no data for %s, which %s needs",
-			         r->o->output, r->o->imatrix, p->src->name, pj_dtype_name(p->type));
+			snprintf(msg, sizeof msg, "%s: no importance data for %s, which %s needs (llama-quantize refuses too)",
+			         r->o->imatrix, p->src->name, pj_dtype_name(p->type));
 			return fail(msg, PJ_EXIT_MODEL);
 		}
 	}

@@ -87,6 +87,9 @@ ln -s "$L" "$T/link.gguf"
 "$PJ" --batch --pure IQ3_XXS -o "$T/iq.gguf" "$L" >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 2 ] && grep -q "requires an importance matrix" "$T/err" && [ ! -e "$T/iq.gguf" ]
 ok $? "IQ3_XXS without --imatrix refused, no file"
+"$PJ" --batch --pure IQ1_M --imatrix "$G/llama/imatrix.gguf" -o "$T/w.gguf" "$(M qwen3moe)" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "no importance data for blk.0.ffn_down_exps.weight" "$T/err" && [ ! -e "$T/w.gguf" ]
+ok $? "IQ1_M with another model's imatrix: refused before writing, names the tensor"
 printf '\001\000\000\000\005\000\000\000blk.0' > "$T/bad.dat"
 "$PJ" --batch --pure Q4_K_S --imatrix "$T/bad.dat" -o "$T/b.gguf" "$L" >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "bad.dat" "$T/err" && [ ! -e "$T/b.gguf" ]
