@@ -19,7 +19,7 @@
 #include "ui/app.h"
 #include "batch.h"
 
-enum { OPT_INFO = 256, OPT_JSON, OPT_DEMO, OPT_NO_COLOR, OPT_NO_MOUSE, OPT_WRITE_DEMO, OPT_BATCH, OPT_PURE,
+enum { OPT_LIST_KEYS = 512, OPT_INFO = 256, OPT_JSON, OPT_DEMO, OPT_NO_COLOR, OPT_NO_MOUSE, OPT_WRITE_DEMO, OPT_BATCH, OPT_PURE,
        OPT_IMATRIX };
 
 /* X(long name, short, has_arg, id, ARG name, help) */
@@ -35,6 +35,7 @@ enum { OPT_INFO = 256, OPT_JSON, OPT_DEMO, OPT_NO_COLOR, OPT_NO_MOUSE, OPT_WRITE
 	X("pure",       0,   1, OPT_PURE,     "TYPE", "with --batch: every quantizable tensor in TYPE, like llama-quantize --pure") \
 	X("imatrix",    0,   1, OPT_IMATRIX,  "FILE", "with --batch: importance matrix (llama-imatrix GGUF or legacy .dat)") \
 	X("output",     'o', 1, 'o',          "FILE", "with --batch: the GGUF to write (never the input)") \
+	X("list-keys",  0,   2, OPT_LIST_KEYS, "FORMAT", "list the TUI's key bindings and exit (FORMAT text or man)") \
 	X("help",       'h', 0, 'h',          NULL,  "show this help and exit") \
 	X("version",    'V', 0, 'V',          NULL,  "show version information and exit")
 
@@ -51,6 +52,7 @@ static void usage(FILE *out)
 	        "Usage: pajamas-tui [OPTION]... MODEL\n"
 	        "       pajamas-tui --info [--json] MODEL\n"
 	        "       pajamas-tui --demo\n"
+	        "       pajamas-tui --batch --pure TYPE [--imatrix FILE] -o OUT MODEL.gguf\n"
 	        "Plan, check and export a mixed-precision quantization of a language model.\n"
 	        "\n"
 	        "MODEL is a Hugging Face folder (config.json + *.safetensors, sharded or not),\n"
@@ -60,13 +62,13 @@ static void usage(FILE *out)
 	        "Options:\n");
 #define PJ_OPT_HELP(name, sh, arg, id, argname, help)                                      \
 	do {                                                                                 \
-		char lhs[40];                                                                \
+		char lhs[40], rhs[20] = "";                                                  \
+		if (argname)                                                                 \
+			snprintf(rhs, sizeof rhs, arg == 2 ? "[=%s]" : "=%s", (const char *)argname); \
 		if (sh)                                                                      \
-			snprintf(lhs, sizeof lhs, "-%c, --%s%s%s", sh, name, argname ? "=" : "", \
-			         argname ? (const char *)argname : "");                      \
+			snprintf(lhs, sizeof lhs, "-%c, --%s%s", sh, name, rhs);             \
 		else                                                                         \
-			snprintf(lhs, sizeof lhs, "    --%s%s%s", name, argname ? "=" : "",      \
-			         argname ? (const char *)argname : "");                      \
+			snprintf(lhs, sizeof lhs, "    --%s%s", name, rhs);                  \
 		fprintf(out, "  %-24s %s\n", lhs, help);                                     \
 	} while (0);
 	PJ_OPTIONS(PJ_OPT_HELP)
@@ -140,6 +142,13 @@ int pj_cli_main(int argc, char **argv)
 			ui.threads = (int)n;
 			break;
 		}
+		case OPT_LIST_KEYS:
+			if (optarg && strcmp(optarg, "text") != 0 && strcmp(optarg, "man") != 0) {
+				fprintf(stderr, "pajamas-tui: --list-keys: FORMAT is 'text' or 'man', not '%s'\n", optarg);
+				return PJ_EXIT_USAGE;
+			}
+			pj_ui_print_keys(stdout, optarg && strcmp(optarg, "man") == 0);
+			return PJ_EXIT_OK;
 		case 'h': usage(stdout); return PJ_EXIT_OK;
 		case 'V':
 			printf("pajamas-tui %s\n"

@@ -31,6 +31,14 @@ for opt in $("$PJ" --help | sed -n 's/^ *\(-., \)\{0,1\}--\([a-z-]*\).*/\2/p'); 
 	sed 's/\\//g' "$man" | grep -q -- "--$opt"; ok $? "man page documents --$opt"
 done
 
+# The man page's KEYS section is the key table's own output (regenerate with
+# `make update-man-keys` when the table changes).
+"$PJ" --list-keys=man > "$T/keys.man"; ok $? "--list-keys=man"
+sed -n '/KEYS-BEGIN/,/KEYS-END/p' "$man" | sed '1d;$d' > "$T/keys.inman"
+cmp -s "$T/keys.man" "$T/keys.inman"; ok $? "man page KEYS section equals the key table (make update-man-keys)"
+"$PJ" --list-keys | grep -q "show this help screen"; ok $? "--list-keys prints the table as text"
+"$PJ" --list-keys=html >/dev/null 2>&1; [ $? -eq 2 ]; ok $? "--list-keys with an unknown format: exit 2"
+
 # The built-in demo model can be written and opened without any download.
 "$PJ" --write-demo "$T/demo" >/dev/null 2>"$T/err"; ok $? "--write-demo writes the demo model"
 "$PJ" --info "$T/demo" > "$T/demo.txt" 2>"$T/err"; ok $? "--info opens the demo model"

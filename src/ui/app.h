@@ -3,6 +3,7 @@
 #define PJ_UI_APP_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "model/model.h"
 
@@ -14,5 +15,8 @@ typedef struct pj_ui_opts {
 
 /* Runs the TUI until the user quits.  Returns a PJ_EXIT_* status. */
 int pj_ui_run(pj_model *m, const pj_ui_opts *opts);
+
+/* Prints the key table (plain text, or troff for the man page's KEYS). */
+void pj_ui_print_keys(FILE *out, bool man);
 
 #endif

@@ -1,6 +1,7 @@
 /* keys.c - the action table and its views: lookup, names, man page. */
 #include "config.h"
 #include "keys.h"
+#include "app.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -107,4 +108,20 @@ void pj_keys_print_man(FILE *out)
 		man_escape(out, actions[a].help);
 		fputs(".\n", out);
 	}
+}
+
+void pj_keys_print_text(FILE *out)
+{
+	for (int a = 1; a < PJ_ACT_COUNT; a++) {
+		char keys[64];
+		fprintf(out, "  %-22s %s\n", pj_action_keys_str((pj_action)a, keys, sizeof keys), actions[a].help);
+	}
+}
+
+void pj_ui_print_keys(FILE *out, bool man)
+{
+	if (man)
+		pj_keys_print_man(out);
+	else
+		pj_keys_print_text(out);
 }

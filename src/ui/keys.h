@@ -63,5 +63,7 @@ int pj_action_fkey(pj_action a);
 
 /* The body of the man page's KEYS section (troff: .TP entries). */
 void pj_keys_print_man(FILE *out);
+/* One line per action: its keys, then its help text. */
+void pj_keys_print_text(FILE *out);
 
 #endif
