@@ -330,7 +330,23 @@ static void test_threads_na(void)
 	   r.r[1].state == PJ_MS_DONE, "IQ1_M without an imatrix: n/a (%s)", r.r[0].reason);
 	ok(r.r[2].state == PJ_MS_DONE, "IQ3_XXS asked for explicitly: measured without one (ggml allows it)");
 
+	/* the job API as the UI drives it: progress and polling */
+	pj_pool *pool = pj_pool_new(2, 0);
 	pj_error err = { 0 };
+	pj_measure_job *j = pj_measure_job_start(pool, &s.cat, order, 3, NULL, NULL, &err);
+	pj_measure_job_wait(j);
+	pj_progress_snap snap;
+	pj_progress_snapshot(pj_measure_job_progress(j), &snap);
+	ok(snap.finished && snap.items_done == 3 && snap.units_done == snap.units_total &&
+	   snap.units_total == NE0 * ROWS + ODD * 64 + NE0 * 8, "job progress: %llu/%llu tensors, %llu/%llu elements",
+	   (unsigned long long)snap.items_done, (unsigned long long)snap.items_total,
+	   (unsigned long long)snap.units_done, (unsigned long long)snap.units_total);
+	pj_mtensor polled;
+	pj_measure_job_get(j, 1, &polled);
+	ok(same_results(&polled, &r1[1]), "polled result equals the batch one");
+	pj_measure_job_free(j);
+	pj_pool_free(pool);
+
 	const pj_dtype many[PJ_MEASURE_MAX_TYPES + 1] = { 0 };
 	pj_measure_opts o3 = { .types = many, .n_types = PJ_MEASURE_MAX_TYPES + 1 };
 	ok(pj_measure_run(&s.cat, order, 1, &o3, 1, &r, NULL, &err) == PJ_EUSAGE, "too many candidates refused");
