@@ -47,7 +47,8 @@ echo "model: $model ($(stat -c %s "$model") bytes)"
 
 # ---- the driver ---------------------------------------------------------------
 cat > "$work/measure_driver.c" <<'EOF'
-/* measure_driver MODEL THREADS CACHE_DIR: pj_measure_run over every tensor */
+/* measure_driver MODEL THREADS CACHE_DIR|- [TYPE,TYPE...]: pj_measure_run over
+ * every tensor (default candidates, or the listed ones; "-": no cache) */
 #include "config.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,14 +65,14 @@ static double now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static long vm_hwm_kib(void)
+static long status_kib(const char *key)
 {
 	FILE *f = fopen("/proc/self/status", "r");
 	char line[256];
 	long v = -1;
 	while (f && fgets(line, sizeof line, f))
-		if (strncmp(line, "VmHWM:", 6) == 0)
-			v = atol(line + 6);
+		if (strncmp(line, key, strlen(key)) == 0)
+			v = atol(line + strlen(key));
 	if (f)
 		fclose(f);
 	return v;
@@ -87,9 +88,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err.msg);
 		return 1;
 	}
-	pj_mcache *c;
+	pj_mcache *c = NULL;
 	char *warn = NULL;
-	if (pj_mcache_open(argv[3], &c, &warn, &err) != PJ_OK) {
+	if (strcmp(argv[3], "-") != 0 && pj_mcache_open(argv[3], &c, &warn, &err) != PJ_OK) {
 		fprintf(stderr, "%s\n", err.msg);
 		return 1;
 	}
@@ -104,6 +105,16 @@ int main(int argc, char **argv)
 		weights += (unsigned long long)pj_tensor_nelem(&m->cat.t[i]);
 	}
 	pj_measure_opts o = { .cache = c };
+	pj_dtype types[PJ_MEASURE_MAX_TYPES];
+	if (argc > 4) {
+		char *list = strdup(argv[4]), *save = NULL;
+		for (char *tok = strtok_r(list, ",", &save); tok && o.n_types < PJ_MEASURE_MAX_TYPES;
+		     tok = strtok_r(NULL, ",", &save))
+			if (pj_dtype_from_name(tok, &types[o.n_types]))
+				o.n_types++;
+		free(list);
+		o.types = types;
+	}
 	pj_measure_counts k;
 	double t0 = now();
 	if (pj_measure_run(&m->cat, order, n, &o, (unsigned)atoi(argv[2]), out, &k, &err) != PJ_OK) {
@@ -111,7 +122,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	double t1 = now();
-	if (pj_mcache_save(c, &err) != PJ_OK)
+	if (c && pj_mcache_save(c, &err) != PJ_OK)
 		fprintf(stderr, "warning: %s\n", err.msg);
 	double t2 = now();
 	size_t st[5] = { 0 };
@@ -137,7 +148,9 @@ int main(int argc, char **argv)
 		}
 		printf("  %-7s mean rel err %.3e\n", pj_dtype_name(out[0].r[r].type), den ? num / den : 0.0);
 	}
-	printf("VmHWM_MiB %.1f\n", (double)vm_hwm_kib() / 1024.0);
+	/* the peak includes the mapped model file (file-backed pages) */
+	printf("VmHWM_MiB %.1f (now: RssFile %.1f MiB, RssAnon %.1f MiB)\n", status_kib("VmHWM:") / 1024.0,
+	       status_kib("RssFile:") / 1024.0, status_kib("RssAnon:") / 1024.0);
 	free(order);
 	free(out);
 	free(warn);
@@ -168,6 +181,11 @@ timed cold "$work/measure_driver" "$model" "$threads" "$work/cache"
 echo "== run 2: $threads threads, same cache (hash only)"
 timed warm "$work/measure_driver" "$model" "$threads" "$work/cache"
 echo "cache file: $(stat -c %s "$work/cache/measure.pjmc") bytes"
+# one type at a time, without cache, to set beside the peer's per-type figures
+for t in $peer_types; do
+	echo "== run 3: $threads threads, $t only, no cache"
+	timed "one-$t" "$work/measure_driver" "$model" "$threads" - "$t"
+done
 
 # ---- peer: ggml's quantizer ------------------------------------------------------
 if [ -z "${GGML_DIR:-}" ]; then

@@ -76,6 +76,19 @@ static size_t synth_add(synth *s, const char *name, int64_t ne0, int64_t ne1, in
 	return s->cat.n - 1;
 }
 
+/* Adds a tensor of raw bytes in any dtype. */
+static size_t synth_add_raw(synth *s, const char *name, pj_dtype dt, int64_t ne0, int64_t ne1, const void *b,
+                            uint64_t nb)
+{
+	int64_t ne[2] = { ne0, ne1 };
+	fwrite(b, 1, nb, s->f);
+	pj_error err;
+	if (pj_catalog_add(&s->cat, s->path, name, strlen(name), dt, 2, ne, 0, s->off, nb, &err) != PJ_OK)
+		abort();
+	s->off += nb;
+	return s->cat.n - 1;
+}
+
 static void synth_end(synth *s)
 {
 	fclose(s->f);
@@ -356,6 +369,37 @@ static void test_threads_na(void)
 	synth_free(&s);
 }
 
+/* FP8: plain is measured; with DeepSeek block scales it is refused (for now). */
+static void test_fp8(void)
+{
+	synth s;
+	synth_begin(&s);
+	static uint8_t w8[256 * 4];
+	for (size_t i = 0; i < sizeof w8; i++)
+		w8[i] = (uint8_t)(0x30 + i % 16 + (i & 64 ? 0x80 : 0));   /* small +-values */
+	static const float scale = 0.5f;
+	size_t order[2] = { synth_add_raw(&s, "a.weight", PJ_DT_F8_E4M3, 256, 4, w8, sizeof w8),
+	                    synth_add_raw(&s, "b.weight", PJ_DT_F8_E4M3, 256, 4, w8, sizeof w8) };
+	synth_add_raw(&s, "b.weight_scale_inv", PJ_DT_F32, 1, 1, &scale, 4);
+	/* a tensor whose data lies past the end of the file */
+	int64_t ne[2] = { 256, 4 };
+	pj_error err;
+	pj_catalog_add(&s.cat, s.path, "gone.weight", 11, PJ_DT_F32, 2, ne, 0, s.off + 4096, 4096, &err);
+	size_t gone = s.cat.n - 1;
+	synth_end(&s);
+	pj_mtensor r[2], rg;
+	run(&s.cat, &gone, 1, NULL, 2, &rg, NULL);
+	ok(rg.state == PJ_MS_ERROR && strstr(rg.reason, "gone.weight") && rg.r[3].state == PJ_MS_ERROR,
+	   "unreadable tensor: error, named (%s)", rg.reason);
+	run(&s.cat, order, 2, NULL, 1, r, NULL);
+	const pj_mresult *q8 = pj_mtensor_find(&r[0], PJ_DT_Q8_0);
+	ok(r[0].state == PJ_MS_DONE && q8 && q8->state == PJ_MS_DONE && q8->rel_err > 0 && q8->rel_err < 1e-3,
+	   "plain F8_E4M3 source measured (Q8_0 %.2e)", q8 ? q8->rel_err : NAN);
+	ok(r[1].state == PJ_MS_ERROR && strstr(r[1].reason, "scale_inv") && r[1].r[0].state == PJ_MS_ERROR,
+	   "block-scaled FP8 refused, not measured wrong: %s", r[1].reason);
+	synth_free(&s);
+}
+
 typedef struct sink_ctx {
 	atomic_int results;
 } sink_ctx;
@@ -602,6 +646,7 @@ int main(void)
 	test_defaults();
 	test_brute();
 	test_threads_na();
+	test_fp8();
 	test_cancel();
 	test_cache();
 	const char *shared = tap_shared_dir();

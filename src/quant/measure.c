@@ -199,6 +199,7 @@ static void set_na(pj_mresult *m, pj_mstate st, const char *fmt, ...)
 static void tensor_error(mwork *w, const char *msg)
 {
 	w->res.state = PJ_MS_ERROR;
+	w->res.stats.state = PJ_TS_ERROR;
 	snprintf(w->res.reason, sizeof w->res.reason, "%s", msg);
 	for (size_t k = 0; k < w->res.n; k++)
 		if (w->res.r[k].state == PJ_MS_PENDING)
@@ -407,6 +408,16 @@ static pj_tstats whole_stats(const mwork *w)
 	return s;
 }
 
+/* DeepSeek-style FP8: W comes with W_scale_inv, one scale per 128x128 block. */
+static bool block_scaled_fp8(const pj_catalog *cat, const pj_tensor *t)
+{
+	if (t->dtype != PJ_DT_F8_E4M3 && t->dtype != PJ_DT_F8_E5M2)
+		return false;
+	char name[512];
+	snprintf(name, sizeof name, "%s_scale_inv", t->name);
+	return pj_catalog_find(cat, name) != NULL;
+}
+
 enum prep_outcome { PREP_PUBLISH, PREP_CHUNKS, PREP_CANCELLED };
 
 static enum prep_outcome prep(pj_measure_job *j, mwork *w, rbuf *rb)
@@ -426,6 +437,11 @@ static enum prep_outcome prep(pj_measure_job *j, mwork *w, rbuf *rb)
 		char msg[128];
 		snprintf(msg, sizeof msg, "source type %s cannot be decoded", pj_dtype_name(t->dtype));
 		tensor_error(w, msg);
+		return PREP_PUBLISH;
+	}
+	if (block_scaled_fp8(j->cat, t)) {
+		/* decoding without the scales would measure the wrong tensor */
+		tensor_error(w, "FP8 with *_scale_inv block scales: not measured yet");
 		return PREP_PUBLISH;
 	}
 	uint64_t rb_u64 = 0;
@@ -597,10 +613,10 @@ static void finalize(pj_measure_job *j, mwork *w)
 	for (size_t k = 0; k < w->res.n; k++)
 		if (w->todo & (1u << k))
 			merge_result(j, w, k, complete);
-	if (!w->stats_cached)
-		merge_stats(j, w, complete);
-	else
+	if (w->stats_cached)
 		w->res.stats.state = PJ_TS_DONE;
+	else if (w->slice)            /* no slices: the tensor could not be read */
+		merge_stats(j, w, complete);
 	w->res.rows_done = w->n_chunks ? (uint64_t)rows : w->res.rows;
 	if (w->res.state != PJ_MS_ERROR)
 		w->res.state = complete ? PJ_MS_DONE : PJ_MS_PARTIAL;
