@@ -1,0 +1,77 @@
+/* forward.h - a CPU reference forward pass, layer-streamed, for checking a
+ * quantization plan on real text (perplexity, KL divergence: eval.h).
+ *
+ * Layer streaming: every sequence of the batch goes through layer L before
+ * layer L+1 is loaded, and a layer's weights are freed before the next one
+ * is read, so peak memory is about one layer's weights (as f32) plus the
+ * activations of all tokens - a model larger than RAM can be checked.
+ *
+ * Where the weights come from is the caller's choice (pj_fwd_weights): the
+ * source checkpoint (pj_fwd_load_source), or a plan's quantize-then-
+ * dequantize view of each tensor.  The forward pass itself never knows.
+ *
+ * Arithmetic is f32 with f32 accumulators (norm sums and softmax sums in
+ * double), following the Hugging Face transformers implementation of each
+ * architecture (eager attention), so the logits equal transformers' fp32
+ * logits up to summation order.  Work is split across threads by output
+ * rows; every row is computed by one thread with the same code whatever the
+ * split, so results do not depend on the thread count.
+ *
+ * Supported: Hugging Face folders of llama / mistral, qwen2, qwen3,
+ * qwen3_moe, mixtral, gemma3 (text), deepseek_v2 / deepseek_v3.  GGUF input
+ * is refused for now (PJ_EUNSUPPORTED): its tensors differ in layout (q/k
+ * permutation, stacked experts, split kv_b, Gemma's folded norm offset). */
+#ifndef PJ_FORWARD_H
+#define PJ_FORWARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "model.h"
+#include "quant/pool.h"
+
+/* The weights provider: fills dst with tensor t as f32, pj_tensor_nelem(t)
+ * values in ggml order (rows of ne[0]).  Called from the thread that runs
+ * the forward pass, one tensor at a time; it may use its own threads. */
+typedef struct pj_fwd_weights {
+	pj_status (*load)(void *ctx, pj_model *m, const pj_tensor *t, float *dst, pj_error *err);
+	void *ctx;
+} pj_fwd_weights;
+
+/* The source weights, decoded (BF16/F16/F32/FP8 with block scales/quantized
+ * GGUF types).  ctx is unused. */
+pj_status pj_fwd_load_source(void *ctx, pj_model *m, const pj_tensor *t, float *dst, pj_error *err);
+
+typedef struct pj_fwd pj_fwd;
+
+/* Prepares m for forward passes: reads the configuration, checks that the
+ * architecture and its tensors are supported.  threads >= 1. */
+pj_status pj_fwd_open(pj_model *m, unsigned threads, pj_fwd **out, pj_error *err);
+void pj_fwd_free(pj_fwd *f);
+
+int pj_fwd_hidden_size(const pj_fwd *f);
+int pj_fwd_vocab(const pj_fwd *f);
+int pj_fwd_n_layers(const pj_fwd *f);
+
+typedef struct pj_fwd_opts {
+	const pj_fwd_weights *weights;   /* NULL: pj_fwd_load_source */
+	pj_progress *progress;           /* NULL, or items = layers + 1; cancel is honoured
+	                                    between layers (PJ_ECANCELED) */
+} pj_fwd_opts;
+
+/* Runs n_seq independent sequences of n_ctx tokens each (ids[s * n_ctx + i],
+ * position i) through the embeddings, every layer and the final norm.
+ * out receives n_seq * n_ctx rows of hidden-size floats: the normed final
+ * hidden states, ready for the output head. */
+pj_status pj_fwd_hidden(pj_fwd *f, const int32_t *ids, size_t n_seq, size_t n_ctx, const pj_fwd_opts *o,
+                        float *out, pj_error *err);
+
+/* The output head (lm_head, or the tied embedding), loaded once. */
+typedef struct pj_fwd_head pj_fwd_head;
+pj_status pj_fwd_head_load(pj_fwd *f, const pj_fwd_weights *w, pj_fwd_head **out, pj_error *err);
+void pj_fwd_head_free(pj_fwd_head *h);
+/* logits[n][vocab] from hidden[n][hidden] (final soft-capping applied). */
+void pj_fwd_logits(pj_fwd *f, const pj_fwd_head *h, const float *hidden, size_t n, float *logits);
+
+#endif

@@ -1,0 +1,121 @@
+/* forward_int.h - what forward.c and its block files share: the resolved
+ * configuration, one layer's weights, and the threaded kernels. */
+#ifndef PJ_FORWARD_INT_H
+#define PJ_FORWARD_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quant/forward.h"
+
+/* Architecture flags: everything that differs between families and cannot
+ * be read off the tensors present (QK-norm, biases, post-norms, MLA and MoE
+ * are detected from the tensors). */
+enum {
+	FWD_NORM_PLUS1   = 1u << 0,  /* RMSNorm scales by (1 + w), in f32 (Gemma) */
+	FWD_EMBED_SCALE  = 1u << 1,  /* embeddings times sqrt(hidden) (Gemma) */
+	FWD_ROPE_INTERLEAVE = 1u << 2, /* rotate pairs (2i, 2i+1), not (i, i+d/2) (DeepSeek rope_interleave) */
+	FWD_TOPK_NORM    = 1u << 3,  /* always renormalise the top-k weights (Mixtral) */
+	FWD_ROUTE_SIGMOID = 1u << 4, /* sigmoid scores, score-correction bias for selection only (DeepSeek-V3) */
+	FWD_GELU_TANH    = 1u << 5,  /* default activation gelu_pytorch_tanh (Gemma) */
+	FWD_GROUP_TOP2   = 1u << 6,  /* group score = sum of its top-2 (noaux_tc), else its max */
+};
+
+typedef enum { FWD_ACT_SILU, FWD_ACT_GELU_TANH, FWD_ACT_GELU } fwd_act;
+
+typedef struct fwd_rope {
+	double theta;
+	int type;                 /* FWD_ROPE_* */
+	double factor;
+	double orig_ctx;          /* original_max_position_embeddings */
+	double beta_fast, beta_slow, mscale, mscale_all_dim, attn_factor;
+	double low_freq_factor, high_freq_factor;
+	bool truncate;
+} fwd_rope;
+
+enum { FWD_ROPE_DEFAULT, FWD_ROPE_LINEAR, FWD_ROPE_YARN, FWD_ROPE_LLAMA3 };
+
+typedef struct fwd_cfg {
+	unsigned flags;
+	int hidden, n_layers, n_heads, n_kv, head_dim, vocab;
+	float eps;
+	fwd_act act;
+	float embed_scale;        /* 1 unless FWD_EMBED_SCALE */
+	float attn_scale;         /* multiplies q.k (standard attention) */
+	float mla_scale;          /* ... for MLA layers */
+	float attn_softcap, final_softcap;  /* 0: none */
+	int rot_dim;              /* rotated dims per head (partial rotary) */
+	fwd_rope rope_global, rope_local;
+	bool has_local_rope;
+	/* MoE */
+	int n_experts, top_k, n_group, topk_group;
+	bool norm_topk;
+	float routed_scale;
+	/* MLA */
+	int q_lora, kv_lora, nope, rope_dim, v_dim;
+	int *window;              /* per layer: sliding window (0: global) */
+} fwd_cfg;
+
+/* Expert projections, in the order of these indices. */
+enum { FWD_EG, FWD_EU, FWD_ED, FWD_NEXP };
+
+/* One layer's weights as f32 (NULL where the layer has no such tensor). */
+typedef struct fwd_layer {
+	const pj_tensor *t[PJ_ROLE_COUNT];
+	float *w[PJ_ROLE_COUNT];
+	const pj_tensor *bt[PJ_ROLE_COUNT]; /* bias of that projection, if any */
+	float *b[PJ_ROLE_COUNT];
+	const pj_tensor **et[FWD_NEXP];   /* per-expert tensors [n_experts], or one stacked */
+	float **ew[FWD_NEXP];             /* per-expert matrices [n_experts] */
+	float *estack[FWD_NEXP];          /* backing store of a stacked tensor */
+	bool stacked[FWD_NEXP];
+	int n_experts;
+} fwd_layer;
+
+struct pj_fwd {
+	pj_model *m;
+	fwd_cfg c;
+	pj_pool *pool;
+	unsigned threads;
+};
+
+/* ---- threaded kernels (forward.c) ------------------------------------------ */
+
+typedef void (*fwd_range_fn)(void *op, size_t i0, size_t i1);
+/* Runs fn over [0, n) split in contiguous ranges on the pool. */
+void fwd_par_for(pj_fwd *f, size_t n, fwd_range_fn fn, void *op);
+/* y[n][out] = x[n][in] . W[out][in]^T (+ bias[out]).  ldy: y's row stride. */
+void fwd_matmul(pj_fwd *f, const float *x, size_t n, size_t in, const float *w, const float *bias, size_t out,
+                float *y, size_t ldy);
+/* RMSNorm of n rows of d floats (stride ld), y may equal x. */
+void fwd_rmsnorm(pj_fwd *f, const float *x, float *y, size_t n, size_t d, size_t ld, const float *w);
+/* Applies rope to rot dims at `off` of each of nh head vectors (stride hs)
+ * of each token row (stride ld); token t is at position t % n_ctx. */
+void fwd_rope_apply(pj_fwd *f, float *x, size_t n_tok, size_t n_ctx, size_t ld, int nh, size_t hs, size_t off,
+                    const float *cs, int rot);
+/* cos/sin table [n_ctx][rot/2][2] for a rope configuration. */
+float *fwd_rope_table(const fwd_rope *r, int rot, size_t n_ctx);
+/* y = act(g) * u, elementwise, n values. */
+void fwd_glu(pj_fwd *f, const float *g, const float *u, float *y, size_t n);
+
+typedef struct fwd_attn {
+	const float *q, *k, *v;
+	float *out;
+	size_t n_seq, n_ctx;
+	int n_heads, n_kv, qk_dim, v_dim;
+	size_t q_ld, k_ld, v_ld, out_ld;   /* row strides (per token) */
+	int window;                        /* 0: causal over the whole sequence */
+	float scale, softcap;
+} fwd_attn;
+void fwd_attention(pj_fwd *f, const fwd_attn *a);
+
+/* ---- blocks ------------------------------------------------------------------ */
+
+/* Attention sub-block: out[n_tok][hidden] from the normed input h. */
+pj_status fwd_attn_block(pj_fwd *f, const fwd_layer *L, int layer, const float *h, size_t n_seq, size_t n_ctx,
+                         const float *rope_cs, float *out, pj_error *err);
+/* FFN sub-block (dense, or MoE with optional shared experts). */
+pj_status fwd_ffn_block(pj_fwd *f, const fwd_layer *L, const float *h, size_t n_tok, float *out, pj_error *err);
+
+#endif

@@ -1,0 +1,182 @@
+/* test_forward.c - the forward pass against transformers' fp32 reference on
+ * the five trained shared models (../shared/models/<m>/reference).
+ *
+ * Tolerances (fp32 on both sides; only summation order differs):
+ *   logits of chunk 0, positions 0..127: max |Δlogit| <= 1e-3 * max |logit|
+ *   NLL of all 8 chunks x 255 predictions: mean |ΔNLL| <= 1e-3 (and max <= 1e-2) */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "quant/forward.h"
+#include "tap.h"
+
+#define CTX 256
+#define CHUNKS 8
+#define LOGIT_POS 128
+
+static void *slurp(const char *path, size_t want)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return NULL;
+	void *buf = malloc(want);
+	size_t got = fread(buf, 1, want, fp);
+	fclose(fp);
+	if (got != want) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* -log softmax(logits)[tok], in double. */
+static double nll_of(const float *lg, int vocab, int tok)
+{
+	float mx = lg[0];
+	for (int i = 1; i < vocab; i++)
+		mx = lg[i] > mx ? lg[i] : mx;
+	double s = 0;
+	for (int i = 0; i < vocab; i++)
+		s += exp((double)lg[i] - mx);
+	return log(s) + mx - lg[tok];
+}
+
+static void check_model(const char *shared, const char *name)
+{
+	char dir[4200], p[4400];
+	snprintf(dir, sizeof dir, "%s/models/%s", shared, name);
+	pj_model *m = NULL;
+	pj_error err = { 0 };
+	if (!ok(pj_model_open(dir, &m, &err) == PJ_OK, "%s: open", name)) {
+		tap_diag("%s", err.msg);
+		return;
+	}
+	pj_fwd *f = NULL;
+	if (!ok(pj_fwd_open(m, 2, &f, &err) == PJ_OK, "%s: forward pass supports it", name)) {
+		tap_diag("%s", err.msg);
+		pj_model_close(m);
+		return;
+	}
+	const int V = pj_fwd_vocab(f), D = pj_fwd_hidden_size(f);
+	snprintf(p, sizeof p, "%s/reference/eval_ids.i32", dir);
+	int32_t *ids = slurp(p, sizeof(int32_t) * CTX * CHUNKS);
+	snprintf(p, sizeof p, "%s/reference/nll_f32.bin", dir);
+	float *ref_nll = slurp(p, sizeof(float) * CHUNKS * (CTX - 1));
+	snprintf(p, sizeof p, "%s/reference/logits_chunk0_f32.bin", dir);
+	float *ref_lg = slurp(p, sizeof(float) * LOGIT_POS * (size_t)V);
+	if (!ok(ids && ref_nll && ref_lg, "%s: reference files read", name))
+		goto out;
+
+	float *hid = malloc(sizeof(float) * CTX * CHUNKS * (size_t)D);
+	float *lg = malloc(sizeof(float) * CTX * (size_t)V);
+	pj_fwd_head *head = NULL;
+	pj_status st = pj_fwd_hidden(f, ids, CHUNKS, CTX, NULL, hid, &err);
+	if (!st)
+		st = pj_fwd_head_load(f, NULL, &head, &err);
+	if (!ok(st == PJ_OK, "%s: forward pass runs", name)) {
+		tap_diag("%s", err.msg);
+		free(hid);
+		free(lg);
+		goto out;
+	}
+	double max_err = 0, max_ref = 0, sum_dn = 0, max_dn = 0;
+	for (int c = 0; c < CHUNKS; c++) {
+		pj_fwd_logits(f, head, hid + (size_t)c * CTX * D, CTX, lg);
+		if (c == 0)
+			for (size_t i = 0; i < (size_t)LOGIT_POS * V; i++) {
+				max_err = fmax(max_err, fabs((double)lg[i] - ref_lg[i]));
+				max_ref = fmax(max_ref, fabs((double)ref_lg[i]));
+			}
+		for (int t = 0; t < CTX - 1; t++) {
+			double dn = fabs(nll_of(lg + (size_t)t * V, V, ids[c * CTX + t + 1]) - ref_nll[c * (CTX - 1) + t]);
+			sum_dn += dn;
+			max_dn = fmax(max_dn, dn);
+		}
+	}
+	const double mean_dn = sum_dn / (CHUNKS * (CTX - 1));
+	ok(max_err <= 1e-3 * max_ref, "%s: chunk-0 logits within 1e-3 * max|logit|", name);
+	tap_diag("%s: max |dlogit| %.3g (max |logit| %.3g, ratio %.3g)", name, max_err, max_ref, max_err / max_ref);
+	ok(mean_dn <= 1e-3 && max_dn <= 1e-2, "%s: NLL of 8 chunks: mean |dNLL| <= 1e-3, max <= 1e-2", name);
+	tap_diag("%s: mean |dNLL| %.3g, max %.3g", name, mean_dn, max_dn);
+	pj_fwd_head_free(head);
+	free(hid);
+	free(lg);
+out:
+	free(ids);
+	free(ref_nll);
+	free(ref_lg);
+	pj_fwd_free(f);
+	pj_model_close(m);
+}
+
+/* The same logits whatever the thread count (rows are split, never sums). */
+static void check_threads(const char *shared)
+{
+	char dir[4200], p[4400];
+	snprintf(dir, sizeof dir, "%s/models/qwen3moe", shared);
+	snprintf(p, sizeof p, "%s/reference/eval_ids.i32", dir);
+	int32_t *ids = slurp(p, sizeof(int32_t) * 64);
+	pj_model *m = NULL;
+	pj_error err = { 0 };
+	if (!ids || pj_model_open(dir, &m, &err) != PJ_OK) {
+		ok(0, "thread independence: model opens");
+		free(ids);
+		return;
+	}
+	float *out[2] = { NULL, NULL };
+	for (int i = 0; i < 2; i++) {
+		pj_fwd *f = NULL;
+		if (pj_fwd_open(m, i ? 3 : 1, &f, &err) != PJ_OK)
+			break;
+		out[i] = calloc(64 * (size_t)pj_fwd_hidden_size(f), sizeof(float));
+		pj_fwd_hidden(f, ids, 2, 32, NULL, out[i], &err);
+		pj_fwd_free(f);
+	}
+	ok(out[0] && out[1] && memcmp(out[0], out[1], 64 * 256 * sizeof(float)) == 0,
+	   "qwen3moe: hidden states identical with 1 and 3 threads");
+	free(out[0]);
+	free(out[1]);
+	free(ids);
+	pj_model_close(m);
+}
+
+static void check_refusals(const char *shared)
+{
+	char path[4400];
+	snprintf(path, sizeof path, "%s/models/llama/gguf/llama-BF16.gguf", shared);
+	pj_model *m = NULL;
+	pj_error err = { 0 };
+	if (pj_model_open(path, &m, &err) != PJ_OK) {
+		skip("llama GGUF absent");
+		return;
+	}
+	pj_fwd *f = NULL;
+	is_int(pj_fwd_open(m, 1, &f, &err), PJ_EUNSUPPORTED, "GGUF input is refused for now, with a message");
+	like(err.msg, "GGUF", "the message says why");
+	pj_fwd_free(f);
+	pj_model_close(m);
+}
+
+int main(void)
+{
+	const char *shared = tap_shared_dir();
+	if (!shared)
+		return skip_all("../shared (PJ_SHARED) is absent");
+	char probe[4400];
+	snprintf(probe, sizeof probe, "%s/models/llama/reference/eval_ids.i32", shared);
+	FILE *fp = fopen(probe, "rb");
+	if (!fp)
+		return skip_all("../shared (PJ_SHARED) with the reference models is absent");
+	fclose(fp);
+	static const char *const models[] = { "llama", "qwen3", "qwen3moe", "gemma3", "deepseek3" };
+	for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
+		check_model(shared, models[i]);
+	check_threads(shared);
+	check_refusals(shared);
+	return done_testing();
+}
