@@ -26,6 +26,7 @@
 #include "quant/imatrix.h"
 #include "quant/qtypes.h"
 #include "report/gguf_write.h"
+#include "report/hf2gguf.h"
 
 /* ---- tables ---------------------------------------------------------------- */
 
@@ -294,6 +295,8 @@ typedef struct run {
 	pj_model *m;
 	pj_imatrix im;
 	bool have_im;
+	pj_hf2gguf *hf;        /* HF input: the converter's GGUF, computed */
+	bool hf_converter;     /* --pure F32/F16/BF16 from HF: exactly the converter's file */
 	plan_t *p;
 	size_t n;
 	bool tty;
@@ -342,11 +345,47 @@ static void report_coverage(run *r)
 	pj_imatrix_coverage_free(&c);
 }
 
+/* HF input: each matrix comes from the converter's recipe (hf2gguf.h) as
+ * the f32 values its file would hold, then goes the same way. */
+static pj_status write_tensor_hf(run *r, pj_gguf_writer *w, const plan_t *p, float **f32, size_t *f32_cap,
+                                 uint8_t **q, size_t *q_cap, pj_error *err)
+{
+	const pj_tensor *t = p->src;
+	const size_t idx = (size_t)(t - pj_hf2gguf_catalog(r->hf)->t);
+	const int64_t ne0 = t->ne[0], rows = pj_tensor_nrows(t) / p->nmat;
+	const size_t row_size = pj_qtype_row_size(p->type, ne0), nf = (size_t)(ne0 * rows);
+	if (*f32_cap < nf) {
+		free(*f32);
+		*f32 = pj_xmalloc(nf * sizeof(float));
+		*f32_cap = nf;
+	}
+	if (*q_cap < row_size * (size_t)rows) {
+		free(*q);
+		*q_cap = row_size * (size_t)rows;
+		*q = pj_xmalloc(*q_cap);
+	}
+	for (int64_t m = 0; m < p->nmat; m++) {
+		pj_status st = pj_hf2gguf_read_mat(r->hf, idx, m, *f32, err);
+		const float *imw = NULL;
+		if (!st && r->have_im && takes_imatrix(p))
+			st = pj_imatrix_weights(&r->im, t->name, ne0, t->ne[2], m % t->ne[2], &imw, err);
+		if (!st)
+			st = pj_quantize_rows(p->type, *f32, *q, rows, ne0, imw, (unsigned)r->o->threads, t->name, err);
+		if (!st)
+			st = pj_gguf_write_data(w, *q, row_size * (size_t)rows, err);
+		if (st)
+			return st;
+	}
+	return PJ_OK;
+}
+
 /* Decodes, quantizes and writes one tensor, one stacked matrix at a time. */
 static pj_status write_tensor(run *r, pj_gguf_writer *w, const plan_t *p, float **f32, size_t *f32_cap,
                               uint8_t **q, size_t *q_cap, pj_error *err)
 {
 	const pj_tensor *t = p->src;
+	if (r->hf)
+		return write_tensor_hf(r, w, p, f32, f32_cap, q, q_cap, err);
 	const uint8_t *data = pj_catalog_data(&r->m->cat, t, err);
 	if (!data)
 		return err->code ? err->code : PJ_EIO;
@@ -383,13 +422,14 @@ static pj_status write_tensor(run *r, pj_gguf_writer *w, const plan_t *p, float 
 
 static int plan_all(run *r, pj_error *err)
 {
-	const pj_catalog *cat = &r->m->cat;
+	const pj_catalog *cat = r->hf ? pj_hf2gguf_catalog(r->hf) : &r->m->cat;
 	r->n = cat->n;
 	r->p = pj_xcalloc(r->n ? r->n : 1, sizeof *r->p);
 	for (size_t i = 0; i < r->n; i++)
 		if (plan_tensor(&cat->t[i], r->ft, &r->p[i], err) != PJ_OK)
 			return fail(err->msg, PJ_EXIT_MODEL);
-	qsort(r->p, r->n, sizeof *r->p, plan_cmp);
+	if (!r->hf_converter)   /* the converter's own order otherwise */
+		qsort(r->p, r->n, sizeof *r->p, plan_cmp);
 
 	/* Refuse before writing anything, as llama-quantize does. */
 	for (size_t i = 0; i < r->n; i++) {
@@ -458,9 +498,30 @@ static int write_all(run *r, pj_error *err)
 			                           .u = r->im.chunk_count };
 	}
 	pj_gguf_wspec spec = { .src = r->m->gguf, .drop = DROP_KEYS, .set = set, .n_set = ns, .t = wt, .n_t = r->n };
+	pj_gguf_wkv *hkv = NULL;
+	if (r->hf) {
+		/* the converter's metadata; edited as llama-quantize edits it
+		 * (its keys removed, then appended) unless this is the converter's
+		 * own output type */
+		size_t nh, k = 0;
+		const pj_gguf_wkv *h = pj_hf2gguf_kv(r->hf, &nh);
+		hkv = pj_xcalloc(nh + ns, sizeof *hkv);
+		for (size_t i = 0; i < nh; i++) {
+			bool edited = false;
+			for (size_t j = 0; j < ns && !r->hf_converter; j++)
+				edited |= strcmp(h[i].key, set[j].key) == 0;
+			if (!edited)
+				hkv[k++] = h[i];
+		}
+		for (size_t j = 0; j < ns && !r->hf_converter; j++)
+			hkv[k++] = set[j];
+		spec.set = hkv;
+		spec.n_set = k;
+	}
 	pj_gguf_writer *w;
 	pj_status st = pj_gguf_write_begin(&w, r->o->output, &spec, err);
 	free(wt);
+	free(hkv);
 	if (st)
 		return fail(err->msg, st == PJ_EUSAGE ? PJ_EXIT_USAGE : PJ_EXIT_RUNTIME);
 
@@ -533,12 +594,15 @@ int pj_batch_main(const pj_batch_opts *o)
 		return fail(err.msg, err.code == PJ_EUSAGE ? PJ_EXIT_USAGE : PJ_EXIT_MODEL);
 	int rc = PJ_EXIT_OK;
 	if (r.m->format != PJ_FMT_GGUF) {
-		snprintf(msg, sizeof msg,
-		         "%s: --batch reads GGUF models for now; export from Hugging Face safetensors "
-		         "(name mapping, tokenizer metadata) is not implemented yet",
-		         o->model);
-		rc = fail(msg, PJ_EXIT_USAGE);
-		goto out;
+		/* HF input: what convert_hf_to_gguf.py would write (--outtype of
+		 * the pure type when it is F32/F16/BF16, else auto), then the same
+		 * plan as for that GGUF */
+		const pj_dtype t = r.ft->type;
+		r.hf_converter = t == PJ_DT_F32 || t == PJ_DT_F16 || t == PJ_DT_BF16;
+		if (pj_hf2gguf_open(r.m, r.hf_converter ? t : PJ_DT_COUNT, &r.hf, &err) != PJ_OK) {
+			rc = fail(err.msg, err.code == PJ_EUNSUPPORTED ? PJ_EXIT_USAGE : PJ_EXIT_MODEL);
+			goto out;
+		}
 	}
 	if (o->imatrix) {
 		if (pj_imatrix_load(o->imatrix, &r.im, &err) != PJ_OK) {
@@ -558,6 +622,7 @@ int pj_batch_main(const pj_batch_opts *o)
 	signals_restore(old);
 out:
 	free(r.p);
+	pj_hf2gguf_free(r.hf);
 	if (r.have_im)
 		pj_imatrix_free(&r.im);
 	pj_model_close(r.m);

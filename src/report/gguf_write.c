@@ -199,6 +199,50 @@ static bool in_set(const pj_gguf_wspec *s, const char *key)
 	return false;
 }
 
+static int scalar_size(pj_gguf_type t)
+{
+	static const int8_t SZ[PJ_GGUF_TYPE_COUNT] = {
+		[PJ_GGUF_UINT8] = 1, [PJ_GGUF_INT8] = 1, [PJ_GGUF_UINT16] = 2, [PJ_GGUF_INT16] = 2,
+		[PJ_GGUF_UINT32] = 4, [PJ_GGUF_INT32] = 4, [PJ_GGUF_FLOAT32] = 4, [PJ_GGUF_BOOL] = 1,
+		[PJ_GGUF_UINT64] = 8, [PJ_GGUF_INT64] = 8, [PJ_GGUF_FLOAT64] = 8,
+	};
+	return (unsigned)t < PJ_GGUF_TYPE_COUNT ? SZ[t] : 0;
+}
+
+static int encode_scalar(bbuf *b, const pj_gguf_wkv *kv)
+{
+	const int sz = scalar_size(kv->type);
+	switch (kv->type) {
+	case PJ_GGUF_STRING:
+		bb_str(b, kv->s, kv->s_len ? kv->s_len : strlen(kv->s));
+		return 0;
+	case PJ_GGUF_FLOAT32: {
+		float f = (float)kv->f;
+		uint32_t u;
+		memcpy(&u, &f, 4);
+		bb_le(b, u, 4);
+		return 0;
+	}
+	case PJ_GGUF_FLOAT64: {
+		uint64_t u;
+		memcpy(&u, &kv->f, 8);
+		bb_le(b, u, 8);
+		return 0;
+	}
+	case PJ_GGUF_INT8: case PJ_GGUF_INT16: case PJ_GGUF_INT32: case PJ_GGUF_INT64:
+		bb_le(b, (uint64_t)kv->i, sz);
+		return 0;
+	case PJ_GGUF_BOOL:
+		bb_le(b, kv->u != 0, 1);
+		return 0;
+	default:
+		if (sz <= 0)
+			return -1;
+		bb_le(b, kv->u, sz);
+		return 0;
+	}
+}
+
 /* Copies the source metadata (raw value bytes read back from its file). */
 static pj_status encode_kv(const pj_gguf_wspec *s, bbuf *b, uint64_t *n_kv, pj_error *err)
 {
@@ -237,11 +281,20 @@ static pj_status encode_kv(const pj_gguf_wspec *s, bbuf *b, uint64_t *n_kv, pj_e
 		const pj_gguf_wkv *kv = &s->set[i];
 		bb_str(b, kv->key, strlen(kv->key));
 		bb_le(b, (uint64_t)kv->type, 4);
-		switch (kv->type) {
-		case PJ_GGUF_UINT32: bb_le(b, kv->u, 4); break;
-		case PJ_GGUF_INT32: bb_le(b, (uint64_t)kv->i, 4); break;
-		case PJ_GGUF_STRING: bb_str(b, kv->s, strlen(kv->s)); break;
-		default:
+		if (kv->type == PJ_GGUF_ARRAY) {
+			int sz = scalar_size(kv->arr_type);
+			if (kv->arr_type != PJ_GGUF_STRING && sz <= 0)
+				return pj_fail(err, PJ_EUSAGE, "gguf writer: key '%s': arrays of %s cannot be set", kv->key,
+				               pj_gguf_type_name(kv->arr_type));
+			bb_le(b, (uint64_t)kv->arr_type, 4);
+			bb_le(b, kv->arr_n, 8);
+			if (kv->arr_type == PJ_GGUF_STRING) {
+				for (uint64_t k = 0; k < kv->arr_n; k++)
+					bb_str(b, kv->arr_s[k], kv->arr_s_len ? (size_t)kv->arr_s_len[k] : strlen(kv->arr_s[k]));
+			} else if (kv->arr_n) {
+				bb_put(b, kv->arr, (size_t)kv->arr_n * (size_t)sz);   /* little-endian hosts only */
+			}
+		} else if (encode_scalar(b, kv) != 0) {
 			return pj_fail(err, PJ_EUSAGE, "gguf writer: key '%s': type %s cannot be set", kv->key,
 			               pj_gguf_type_name(kv->type));
 		}

@@ -30,13 +30,24 @@
 #include "error.h"
 #include "gguf.h"
 
-/* A key the writer sets (appended after the copied metadata). */
+/* A key the writer sets (appended after the copied metadata).  Any GGUF
+ * value type: unsigned integers and BOOL take u, signed ones i, floats f,
+ * STRING s (s_len bytes, or strlen(s) when s_len is 0), ARRAY arr_n elements
+ * of arr_type: raw little-endian numbers in arr, or strings in arr_s (with
+ * optional lengths arr_s_len). */
 typedef struct pj_gguf_wkv {
 	const char *key;
-	pj_gguf_type type;       /* PJ_GGUF_UINT32, PJ_GGUF_INT32 or PJ_GGUF_STRING */
-	uint64_t u;              /* UINT32 */
-	int64_t i;               /* INT32 */
+	pj_gguf_type type;
+	uint64_t u;              /* UINT8/16/32/64, BOOL */
+	int64_t i;               /* INT8/16/32/64 */
 	const char *s;           /* STRING */
+	double f;                /* FLOAT32/64 */
+	size_t s_len;
+	pj_gguf_type arr_type;   /* ARRAY: element type (not ARRAY) */
+	uint64_t arr_n;
+	const void *arr;         /* ARRAY of numbers */
+	const char *const *arr_s;        /* ARRAY of STRING */
+	const uint64_t *arr_s_len;       /* NULL: strlen */
 } pj_gguf_wkv;
 
 /* One output tensor, in file order. */
