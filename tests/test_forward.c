@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "model/model.h"
+#include "quant/eval.h"
 #include "quant/forward.h"
 #include "tap.h"
 
@@ -162,6 +163,81 @@ static void check_refusals(const char *shared)
 	pj_model_close(m);
 }
 
+/* PPL from transformers' per-token NLL with llama-perplexity's scoring:
+ * predictions from positions n_ctx/2 .. n_ctx-2.  (reference.json's
+ * "ppl_second_half" starts one position earlier, at 127.) */
+static double ref_ppl_second_half(const char *dir)
+{
+	char p[4400];
+	snprintf(p, sizeof p, "%s/reference/nll_f32.bin", dir);
+	float *nll = slurp(p, sizeof(float) * CHUNKS * (CTX - 1));
+	if (!nll)
+		return NAN;
+	double s = 0;
+	int n = 0;
+	for (int c = 0; c < CHUNKS; c++)
+		for (int t = CTX / 2; t < CTX - 1; t++, n++)
+			s += nll[c * (CTX - 1) + t];
+	free(nll);
+	return exp(s / n);
+}
+
+/* Metrics: base vs base is exact; a Q4_K pure plan costs something. */
+static void check_eval(const char *shared)
+{
+	char dir[4200], p[4400];
+	snprintf(dir, sizeof dir, "%s/models/llama", shared);
+	snprintf(p, sizeof p, "%s/reference/eval_ids.i32", dir);
+	int32_t *ids = slurp(p, sizeof(int32_t) * CTX * CHUNKS);
+	pj_model *m = NULL;
+	pj_error err = { 0 };
+	if (!ids || pj_model_open(dir, &m, &err) != PJ_OK) {
+		ok(0, "eval: llama opens");
+		free(ids);
+		return;
+	}
+	int32_t bos;
+	pj_eval_model_bos(m, &bos);
+	is_int(bos, -1, "eval: llama's tokenizer adds no BOS");
+	pj_eval_opts o = { .n_ctx = CTX, .n_chunks = 0, .bos = -1, .threads = 2 };
+	pj_eval_result r;
+	/* the plan is the source again, through the provider path */
+	const pj_fwd_weights same = { pj_fwd_load_source, NULL };
+	pj_status st = pj_eval_run(m, ids, CTX * CHUNKS, &same, &o, &r, &err);
+	if (!ok(st == PJ_OK, "eval: base vs base runs"))
+		tap_diag("%s", err.msg);
+	is_int(r.n_chunks, CHUNKS, "eval: 8 chunks of 256");
+	is_int(r.count, CHUNKS * (CTX - 1 - CTX / 2), "eval: 127 scored predictions per chunk (second half)");
+	ok(r.ppl_plan == r.ppl_base && r.ln_ppl_ratio == 0, "eval: base vs base: PPL ratio exactly 1");
+	ok(r.kld_mean == 0 && r.kld_max == 0 && r.kld_p99_9 == 0, "eval: base vs base: KLD exactly 0");
+	ok(r.top1_agreement == 1.0 && r.rms_dp == 0, "eval: base vs base: top-1 100%%, RMS dp 0");
+	const double want = ref_ppl_second_half(dir);
+	ok(fabs(r.ppl_base / want - 1) < 1e-4, "eval: PPL(base) equals transformers' PPL over the same positions (1e-4)");
+	tap_diag("PPL(base) %.6f, reference %.6f", r.ppl_base, want);
+
+	pj_eval_pure pure = { PJ_DT_Q4_K, 2 };
+	const pj_fwd_weights q4 = { pj_eval_pure_load, &pure };
+	st = pj_eval_run(m, ids, CTX * CHUNKS, &q4, &o, &r, &err);
+	if (!ok(st == PJ_OK, "eval: Q4_K pure plan runs"))
+		tap_diag("%s", err.msg);
+	ok(r.kld_mean > 0 && r.kld_stderr > 0 && r.kld_p99 >= r.kld_p95 && r.kld_p95 >= r.kld_median,
+	   "eval: Q4_K: KLD > 0, percentiles ordered");
+	ok(r.ln_ppl_ratio > 0 && r.ln_ppl_ratio < 0.2, "eval: Q4_K: PPL rises, by less than 20%%");
+	ok(r.top1_agreement > 0.8 && r.top1_agreement < 1, "eval: Q4_K: top-1 agreement in (0.8, 1)");
+	tap_diag("Q4_K: PPL %.4f -> %.4f (ln ratio %.5f +- %.5f), KLD %.5f +- %.5f, p99.9 %.4f p99 %.4f p95 %.4f "
+	         "median %.5f, top-1 %.2f%%, RMS dp %.3f%%",
+	         r.ppl_base, r.ppl_plan, r.ln_ppl_ratio, r.ln_ppl_ratio_err, r.kld_mean, r.kld_stderr, r.kld_p99_9,
+	         r.kld_p99, r.kld_p95, r.kld_median, 100 * r.top1_agreement, 100 * r.rms_dp);
+
+	/* BOS: the first token of every chunk becomes BOS */
+	o.bos = 0;
+	o.n_chunks = 2;
+	st = pj_eval_run(m, ids, CTX * CHUNKS, NULL, &o, &r, &err);
+	ok(st == PJ_OK && r.n_chunks == 2 && r.kld_mean == 0, "eval: --chunks 2 with BOS runs, plan NULL is the base");
+	pj_model_close(m);
+	free(ids);
+}
+
 int main(void)
 {
 	const char *shared = tap_shared_dir();
@@ -177,6 +253,7 @@ int main(void)
 	for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
 		check_model(shared, models[i]);
 	check_threads(shared);
+	check_eval(shared);
 	check_refusals(shared);
 	return done_testing();
 }
