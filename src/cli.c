@@ -18,9 +18,13 @@
 #include "report/info.h"
 #include "ui/app.h"
 #include "batch.h"
+#include "check.h"
 
 enum { OPT_LIST_KEYS = 512, OPT_INFO = 256, OPT_JSON, OPT_DEMO, OPT_NO_COLOR, OPT_NO_MOUSE, OPT_WRITE_DEMO, OPT_BATCH, OPT_PURE,
        OPT_IMATRIX };
+
+/* --check and its calibration options (src/check.c) */
+enum { OPT_CHECK = 640, OPT_CALIB, OPT_CALIB_IDS, OPT_CTX, OPT_CHUNKS };
 
 /* X(long name, short, has_arg, id, ARG name, help) */
 #define PJ_OPTIONS(X)                                                                          \
@@ -34,6 +38,11 @@ enum { OPT_LIST_KEYS = 512, OPT_INFO = 256, OPT_JSON, OPT_DEMO, OPT_NO_COLOR, OP
 	X("batch",      0,   0, OPT_BATCH,    NULL,  "no UI: quantize MODEL and write -o OUT (needs --pure)") \
 	X("pure",       0,   1, OPT_PURE,     "TYPE", "with --batch: every quantizable tensor in TYPE, like llama-quantize --pure") \
 	X("imatrix",    0,   1, OPT_IMATRIX,  "FILE", "with --batch: importance matrix (llama-imatrix GGUF or legacy .dat)") \
+	X("check",      0,   0, OPT_CHECK,    NULL,  "with --batch: measure the plan's perplexity and KL divergence vs the source weights") \
+	X("calib",      0,   1, OPT_CALIB,    "FILE", "with --check: calibration text (needs the tokenizer; not built in yet)") \
+	X("calib-ids",  0,   1, OPT_CALIB_IDS, "FILE", "with --check: calibration text as little-endian int32 token ids") \
+	X("ctx",        0,   1, OPT_CTX,      "N",   "with --check: tokens per chunk (default 512, as llama-perplexity)") \
+	X("chunks",     0,   1, OPT_CHUNKS,   "N",   "with --check: evaluate only the first N chunks (default: all)") \
 	X("output",     'o', 1, 'o',          "FILE", "with --batch: the GGUF to write (never the input)") \
 	X("list-keys",  0,   2, OPT_LIST_KEYS, "FORMAT", "list the TUI's key bindings and exit (FORMAT text or man)") \
 	X("help",       'h', 0, 'h',          NULL,  "show this help and exit") \
@@ -52,6 +61,7 @@ static void usage(FILE *out)
 	        "Usage: pajamas-tui [OPTION]... MODEL\n"
 	        "       pajamas-tui --info [--json] MODEL\n"
 	        "       pajamas-tui --demo\n"
+	        "       pajamas-tui --batch --pure TYPE --check --calib-ids FILE [--ctx N] [--chunks N] [--json] MODEL\n"
 	        "       pajamas-tui --batch --pure TYPE [--imatrix FILE] -o OUT MODEL.gguf\n"
 	        "Plan, check and export a mixed-precision quantization of a language model.\n"
 	        "\n"
@@ -105,6 +115,20 @@ static char *demo_dir(void)
 	return pj_xasprintf("%s/.cache/pajamas-tui/demo-v1", home && *home ? home : "/tmp");
 }
 
+/* A count option: an integer from lo to hi. */
+static bool parse_count(const char *opt, const char *arg, long lo, long hi, int *out)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || n < lo || n > hi) {
+		fprintf(stderr, "pajamas-tui: --%s: '%s' is not a number from %ld to %ld\n", opt, arg, lo, hi);
+		return false;
+	}
+	*out = (int)n;
+	return true;
+}
+
 int pj_cli_main(int argc, char **argv)
 {
 	/* Only LC_CTYPE: numbers must keep a decimal point (JSON). */
@@ -112,6 +136,8 @@ int pj_cli_main(int argc, char **argv)
 
 	bool info = false, json = false, demo = false, batch = false;
 	pj_batch_opts bo = { 0 };
+	pj_check_opts co = { 0 };
+	bool check = false;
 	const char *write_demo = NULL;
 	pj_ui_opts ui = { .threads = threads_default(), .no_color = false, .no_mouse = false };
 	const char *nc = getenv("NO_COLOR");
@@ -130,6 +156,17 @@ int pj_cli_main(int argc, char **argv)
 		case OPT_BATCH: batch = true; break;
 		case OPT_PURE: bo.pure = optarg; break;
 		case OPT_IMATRIX: bo.imatrix = optarg; break;
+		case OPT_CHECK: check = true; break;
+		case OPT_CALIB: co.calib = optarg; break;
+		case OPT_CALIB_IDS: co.calib_ids = optarg; break;
+		case OPT_CTX:
+			if (!parse_count("ctx", optarg, 4, 1 << 20, &co.ctx))
+				return PJ_EXIT_USAGE;
+			break;
+		case OPT_CHUNKS:
+			if (!parse_count("chunks", optarg, 1, 1 << 30, &co.chunks))
+				return PJ_EXIT_USAGE;
+			break;
 		case 'o': bo.output = optarg; break;
 		case 'j': {
 			char *end;
@@ -162,9 +199,32 @@ int pj_cli_main(int argc, char **argv)
 		}
 	}
 
+	if (!check && (co.calib || co.calib_ids || co.ctx || co.chunks)) {
+		fprintf(stderr, "pajamas-tui: --calib, --calib-ids, --ctx and --chunks are only valid with --check\n");
+		return PJ_EXIT_USAGE;
+	}
+	if (check && !batch) {
+		fprintf(stderr, "pajamas-tui: --check is only valid with --batch\n");
+		return PJ_EXIT_USAGE;
+	}
 	if (!batch && (bo.pure || bo.imatrix || bo.output)) {
 		fprintf(stderr, "pajamas-tui: --pure, --imatrix and -o are only valid with --batch\n");
 		return PJ_EXIT_USAGE;
+	}
+	/* --check prints its report; with -o the plan is exported afterwards */
+	if (batch && check) {
+		if (optind + 1 != argc) {
+			fprintf(stderr, "pajamas-tui: --batch takes exactly one MODEL argument\n");
+			return PJ_EXIT_USAGE;
+		}
+		co.model = argv[optind];
+		co.pure = bo.pure;
+		co.imatrix = bo.imatrix;
+		co.json = json;
+		co.threads = ui.threads;
+		const int crc = pj_check_main(&co);
+		if (crc != PJ_EXIT_OK || !bo.output)
+			return crc;
 	}
 	if (batch) {
 		if (optind + 1 != argc) {
