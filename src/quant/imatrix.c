@@ -2,6 +2,7 @@
  * reader; legacy .dat parsed here), coverage and HF name mapping. */
 #include "config.h"
 #include "imatrix.h"
+#include "report/hf2gguf.h"
 
 #include <errno.h>
 #include <math.h>
@@ -389,70 +390,24 @@ void pj_imatrix_coverage_free(pj_imatrix_coverage *c)
 
 /* ---- HF <-> GGUF names ---------------------------------------------------------- */
 
-/* Per-layer names: HF text after "model.layers.N." -> GGUF text after
- * "blk.N.".  EXPERT rows have "experts.E." before the HF suffix. */
-static const struct hf_map {
-	const char *hf, *gguf;
-	bool expert;
-} HF_LAYER[] = {
-	{ "self_attn.q_proj.weight", "attn_q.weight", false },
-	{ "self_attn.k_proj.weight", "attn_k.weight", false },
-	{ "self_attn.v_proj.weight", "attn_v.weight", false },
-	{ "self_attn.o_proj.weight", "attn_output.weight", false },
-	{ "self_attn.q_a_proj.weight", "attn_q_a.weight", false },
-	{ "self_attn.q_b_proj.weight", "attn_q_b.weight", false },
-	{ "self_attn.kv_a_proj_with_mqa.weight", "attn_kv_a_mqa.weight", false },
-	{ "self_attn.kv_b_proj.weight", "attn_kv_b.weight", false },
-	{ "mlp.gate_proj.weight", "ffn_gate.weight", false },
-	{ "mlp.up_proj.weight", "ffn_up.weight", false },
-	{ "mlp.down_proj.weight", "ffn_down.weight", false },
-	{ "mlp.gate.weight", "ffn_gate_inp.weight", false },
-	{ "mlp.shared_experts.gate_proj.weight", "ffn_gate_shexp.weight", false },
-	{ "mlp.shared_experts.up_proj.weight", "ffn_up_shexp.weight", false },
-	{ "mlp.shared_experts.down_proj.weight", "ffn_down_shexp.weight", false },
-	{ "mlp.experts.gate_proj.weight", "ffn_gate_exps.weight", true },
-	{ "mlp.experts.up_proj.weight", "ffn_up_exps.weight", true },
-	{ "mlp.experts.down_proj.weight", "ffn_down_exps.weight", true },
-	{ "block_sparse_moe.gate.weight", "ffn_gate_inp.weight", false },
-	{ "block_sparse_moe.experts.w1.weight", "ffn_gate_exps.weight", true },
-	{ "block_sparse_moe.experts.w3.weight", "ffn_up_exps.weight", true },
-	{ "block_sparse_moe.experts.w2.weight", "ffn_down_exps.weight", true },
-};
-
-static const struct { const char *hf, *gguf; } HF_GLOBAL[] = {
-	{ "model.embed_tokens.weight", "token_embd.weight" },
-	{ "lm_head.weight", "output.weight" },
-};
-
+/* The HF -> GGUF name table is hf2gguf's (one table for export and
+ * imatrix lookups).  An imatrix names tensors as the converter's file does:
+ * DeepSeek's table is a superset of the Qwen MoE and dense names, llama's
+ * adds Mixtral's block_sparse_moe experts.  Only matrix weights can have
+ * entries, so norms and biases are not mapped here. */
 bool pj_imatrix_hf_to_gguf(const char *hf, char *out, size_t outsz, int *expert)
 {
-	*expert = -1;
-	for (size_t i = 0; i < sizeof HF_GLOBAL / sizeof HF_GLOBAL[0]; i++)
-		if (strcmp(hf, HF_GLOBAL[i].hf) == 0)
-			return (size_t)snprintf(out, outsz, "%s", HF_GLOBAL[i].gguf) < outsz;
-	int layer, used = 0;
-	if (sscanf(hf, "model.layers.%d.%n", &layer, &used) != 1 || used == 0 || layer < 0)
-		return false;
-	const char *rest = hf + used;
-	for (size_t i = 0; i < sizeof HF_LAYER / sizeof HF_LAYER[0]; i++) {
-		const struct hf_map *m = &HF_LAYER[i];
-		const char *tail = rest;
-		int e = -1;
-		if (m->expert) {
-			/* "mlp.experts.E.down_proj.weight" against "mlp.experts.down_proj.weight" */
-			const char *dot = strstr(m->hf, "experts.");
-			size_t pre = (size_t)(dot - m->hf) + strlen("experts.");
-			int k = 0;
-			if (strncmp(rest, m->hf, pre) != 0 || sscanf(rest + pre, "%d.%n", &e, &k) != 1 || k == 0 || e < 0)
-				continue;
-			if (strcmp(rest + pre + k, m->hf + pre) != 0)
-				continue;
-		} else if (strcmp(tail, m->hf) != 0) {
+	static const pj_hf_arch TRY[] = { PJ_HF_DEEPSEEK2, PJ_HF_LLAMA };
+	int slot;
+	for (size_t i = 0; i < sizeof TRY / sizeof TRY[0]; i++) {
+		if (!pj_hf_tensor_name(TRY[i], hf, out, outsz, expert, &slot))
 			continue;
-		}
-		*expert = e;
-		return (size_t)snprintf(out, outsz, "blk.%d.%s", layer, m->gguf) < outsz;
+		size_t n = strlen(out);
+		if (strstr(out, "norm") || n < 7 || strcmp(out + n - 7, ".weight") != 0)
+			break;
+		return true;
 	}
+	*expert = -1;
 	return false;
 }
 
