@@ -760,6 +760,102 @@ static void test_spm_model(void)
 	free(b.p);
 }
 
+/* tokenizer.json pre-tokenizers as the real files spell them map onto the
+ * GGUF names (Split regexes + ByteLevel without its own regex). */
+static void test_json_pre(void)
+{
+	static const struct {
+		const char *splits, *want;
+	} cases[] = {
+		{ "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?"
+		  "\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},"
+		  "\"behavior\":\"Isolated\",\"invert\":false}", "llama-bpe" },
+		{ "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?"
+		  "\\\\p{L}+|\\\\p{N}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},"
+		  "\"behavior\":\"Isolated\",\"invert\":false}", "qwen2" },
+		{ "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\\\\p{N}{1,3}\"},\"behavior\":\"Isolated\",\"invert\":false},"
+		  "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"[\xe4\xb8\x80-\xe9\xbe\xa5\xe3\x81\x80-\xe3\x82\x9f"
+		  "\xe3\x82\xa0-\xe3\x83\xbf]+\"},\"behavior\":\"Isolated\",\"invert\":false},"
+		  "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"[!\\\"#$%&'()*+,\\\\-./:;<=>?@\\\\[\\\\\\\\\\\\]^_`{|}~]"
+		  "[A-Za-z]+|[^\\r\\n\\\\p{L}\\\\p{P}\\\\p{S}]?[\\\\p{L}\\\\p{M}]+| ?[\\\\p{P}\\\\p{S}]+[\\r\\n]*|"
+		  "\\\\s*[\\r\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},\"behavior\":\"Isolated\",\"invert\":false}", "deepseek-v3" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *json = pj_xasprintf("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]},"
+		                          "\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[%s,"
+		                          "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":false}]}}",
+		                          cases[i].splits);
+		pj_tokenizer *t = NULL;
+		pj_error err = { 0 };
+		if (ok(pj_tokenizer_from_hf_json("x/tokenizer.json", json, strlen(json), NULL, &t, &err) == PJ_OK,
+		       "tokenizer.json with the %s regexes loads", cases[i].want))
+			is_str(pj_tokenizer_pre(t), cases[i].want, "... and is that pre-tokenizer");
+		else
+			tap_diag("%s", err.msg);
+		pj_tokenizer_free(t);
+		free(json);
+	}
+}
+
+/* Random text through every pre-tokenizer (words tile the text) and, with
+ * a real byte-level vocabulary, through encode/decode (lossless). */
+static void test_random_text(const pj_tokenizer *gpt2)
+{
+	static const char *const pres[] = { "gpt-2", "llama-bpe", "qwen2", "deepseek-llm", "deepseek-v3", "default" };
+	static const char *const atoms[] = {
+		"a", "Z", " ", "  ", "\n", "\r\n", "\t", "'s", "'LL", "7", "42", "\xc2\xbd", "\xc3\xa9", "\xe2\x80\x83",
+		"\xe3\x80\x80", "\xe4\xb8\x80", "\xe3\x81\x8b", "\xea\xb0\x80", "\xf0\x9f\xa6\x99", "\xcc\x81", "!", "~",
+		"<|endoftext|>", "\xe2\x80\x8d", "\xff", "\xc3", "\xe2\x96\x81", "\xd0\x96",
+	};
+	uint32_t seed = 12345;
+	size_t bad_tile = 0, bad_round = 0;
+	char text[256];
+
+	for (int it = 0; it < 400; it++) {
+		size_t n = 0;
+		bool valid = true;
+		int k = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 24;
+		while (k-- > 0) {
+			const char *a = atoms[((seed = seed * 1103515245u + 12345u) >> 16) % (sizeof atoms / sizeof atoms[0])];
+			if (n + strlen(a) >= sizeof text)
+				break;
+			valid &= strcmp(a, "\xff") != 0 && strcmp(a, "\xc3") != 0;
+			memcpy(text + n, a, strlen(a));
+			n += strlen(a);
+		}
+		for (size_t p = 0; p < sizeof pres / sizeof pres[0]; p++) {
+			pj_tokenizer t;
+			size_t *lens, nw, sum = 0, zero = 0;
+			memset(&t, 0, sizeof t);
+			pj_tok_pre_from_name(&t, pres[p]);
+			nw = pj_tok_pre_split(&t, text, n, &lens);
+			for (size_t w = 0; w < nw; w++) {
+				sum += lens[w];
+				zero += lens[w] == 0;
+			}
+			bad_tile += sum != n || zero;
+			free(lens);
+		}
+		if (gpt2) {
+			int32_t *ids;
+			size_t ni, dl;
+			pj_error err;
+			pj_tokenizer_encode(gpt2, text, n, 0, &ids, &ni, &err);
+			char *back = pj_tokenizer_decode(gpt2, ids, ni, true, &dl);
+			if (valid && (dl != n || memcmp(back, text, n) != 0))
+				bad_round++;
+			free(back);
+			free(ids);
+		}
+	}
+	ok(bad_tile == 0, "random text: words tile the input under all 6 pre-tokenizers (%zu bad)", bad_tile);
+	if (gpt2)
+		ok(bad_round == 0, "random text: GPT-2 byte-level encode/decode is lossless (%zu bad)", bad_round);
+	else
+		skip("random text round trip needs the shared GPT-2 vocabulary");
+}
+
 int main(void)
 {
 	const char *shared = tap_shared_dir();
@@ -770,13 +866,27 @@ int main(void)
 	test_gguf_errors();
 	test_json_errors();
 	test_spm_model();
+	test_json_pre();
 	if (!shared) {
+		test_random_text(NULL);
 		skip("../shared is absent: llama.cpp vocab vectors not run");
 		skip("../shared is absent: reference ids of the shared models not checked");
 		return done_testing();
 	}
 	for (size_t i = 0; i < sizeof vocabs / sizeof vocabs[0]; i++)
 		test_vocab(shared, vocabs[i]);
+	{
+		char *p = pj_xasprintf("%s/data/tokenizers/ggml-vocab-gpt-2.gguf", shared);
+		pj_gguf g;
+		pj_tokenizer *t = NULL;
+		if (pj_gguf_open(p, &g, NULL, NULL) == PJ_OK) {
+			pj_tokenizer_from_gguf(&g, &t, NULL);
+			pj_gguf_free(&g);
+		}
+		test_random_text(t);
+		pj_tokenizer_free(t);
+		free(p);
+	}
 	char *epath = pj_xasprintf("%s/data/eval.txt", shared);
 	size_t elen;
 	char *eval = slurp(epath, &elen);
