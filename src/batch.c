@@ -1,13 +1,13 @@
-/* batch.c - the --batch --pure path: plan one type for every quantizable
- * tensor the way llama-quantize --pure does, then stream the GGUF out.
+/* batch.c - headless mode: build the plan (--preset, --pure, --plan, --rule),
+ * print it (--dry-run), export it (--emit-plan, --emit-tensor-type-file), and
+ * stream the GGUF out.
  *
- * The rules are llama.cpp's (src/llama-quant.cpp, read for facts): which
- * tensors are never quantized, the per-type shape fallback when a row is not
- * a multiple of the block, which tensors need an importance matrix, the
- * ftype numbers written to general.file_type, the tensor order of the output
- * (llama_model_loader's weights_map: layer number, then name) and the
- * metadata edits.  Following them to the letter is what makes our file equal
- * llama-quantize's byte for byte. */
+ * The llama.cpp rules that make the output equal llama-quantize's byte for
+ * byte - which tensors are never quantized, shape fallbacks, imatrix
+ * requirements, ftype numbers, the ftype mixes, the tensor order
+ * (llama_model_loader's weights_map: layer number, then name) - live in
+ * quant/plan.c and quant/presets.c; this file adds the metadata edits and
+ * the run. */
 #include "config.h"
 #include "batch.h"
 
@@ -24,119 +24,17 @@
 #include "model/model.h"
 #include "quant/convert.h"
 #include "quant/imatrix.h"
+#include "quant/plan.h"
+#include "quant/plan_json.h"
+#include "quant/presets.h"
 #include "quant/qtypes.h"
 #include "report/gguf_write.h"
 #include "report/hf2gguf.h"
 
-/* ---- tables ---------------------------------------------------------------- */
-
-/* llama-quantize's type names -> llama_ftype value (general.file_type) and
- * the tensor type that ftype's --pure run writes (llama_ftype_get_default_type).
- * "Q3_K"/"Q4_K"/"Q5_K" are llama-quantize's aliases for the _M mixes. */
-#define PJ_FTYPES(X)                                   \
-	X("F32",       0,  F32)     X("F16",      1,  F16)  \
-	X("BF16",      32, BF16)    X("Q4_0",     2,  Q4_0) \
-	X("Q4_1",      3,  Q4_1)    X("Q5_0",     8,  Q5_0) \
-	X("Q5_1",      9,  Q5_1)    X("Q8_0",     7,  Q8_0) \
-	X("Q2_K",      10, Q2_K)    X("Q2_K_S",   21, Q2_K) \
-	X("Q3_K_S",    11, Q3_K)    X("Q3_K_M",   12, Q3_K) \
-	X("Q3_K_L",    13, Q3_K)    X("Q3_K",     12, Q3_K) \
-	X("Q4_K_S",    14, Q4_K)    X("Q4_K_M",   15, Q4_K) \
-	X("Q4_K",      15, Q4_K)    X("Q5_K_S",   16, Q5_K) \
-	X("Q5_K_M",    17, Q5_K)    X("Q5_K",     17, Q5_K) \
-	X("Q6_K",      18, Q6_K)    X("IQ2_XXS",  19, IQ2_XXS) \
-	X("IQ2_XS",    20, IQ2_XS)  X("IQ2_S",    28, IQ2_XS) \
-	X("IQ2_M",     29, IQ2_S)   X("IQ3_XS",   22, IQ3_S) \
-	X("IQ3_XXS",   23, IQ3_XXS) X("IQ3_S",    26, IQ3_S) \
-	X("IQ3_M",     27, IQ3_S)   X("IQ1_S",    24, IQ1_S) \
-	X("IQ1_M",     31, IQ1_M)   X("IQ4_NL",   25, IQ4_NL) \
-	X("IQ4_XS",    30, IQ4_XS)  X("TQ1_0",    36, TQ1_0) \
-	X("TQ2_0",     37, TQ2_0)   X("MXFP4_MOE", 38, MXFP4)
-
-typedef struct ftype_info {
-	const char *name;
-	unsigned ftype;
-	pj_dtype type;
-} ftype_info;
-
-static const ftype_info FTYPES[] = {
-#define PJ_FT_ROW(n, v, t) { n, v, PJ_DT_##t },
-	PJ_FTYPES(PJ_FT_ROW)
-#undef PJ_FT_ROW
-};
-#define LLAMA_FTYPE_MOSTLY_Q2_K_S 21
-
-/* Tensors llama.cpp never quantizes (tensor_allows_quantization): they are
- * copied in their source type.  Besides these: tensors of fewer than two
- * (non-trivial) dimensions and names not ending in "weight". */
-typedef enum { M_SUBSTR, M_EXACT } match_kind;
-static const struct keep_rule {
-	match_kind how;
-	const char *text;
-	const char *why;
-} KEEP[] = {
-	{ M_SUBSTR, "_norm.weight",             "norm" },
-	{ M_SUBSTR, "ffn_gate_inp.weight",      "expert router" },
-	{ M_SUBSTR, "ffn_gate_tid2eid.weight",  "token-to-expert table" },
-	{ M_SUBSTR, "altup",                    "tiny (altup)" },
-	{ M_SUBSTR, "laurel",                   "tiny (laurel)" },
-	{ M_SUBSTR, "per_layer_model_proj",     "small projection" },
-	{ M_EXACT,  "position_embd.weight",     "position embedding" },
-	{ M_EXACT,  "token_types.weight",       "token types" },
-	{ M_SUBSTR, "ssm_conv1d",               "SSM conv1d" },
-	{ M_SUBSTR, "shortconv.conv.weight",    "short conv" },
-	{ M_SUBSTR, "indexer.k_proj.weight",    "tiny indexer" },
-	{ M_SUBSTR, "indexer.q_proj.weight",    "tiny indexer" },
-	{ M_SUBSTR, "time_mix_first.weight",    "RWKV" },
-	{ M_SUBSTR, "time_mix_w0.weight",       "RWKV" },
-	{ M_SUBSTR, "time_mix_w1.weight",       "RWKV" },
-	{ M_SUBSTR, "time_mix_w2.weight",       "RWKV" },
-	{ M_SUBSTR, "time_mix_v0.weight",       "RWKV" },
-	{ M_SUBSTR, "time_mix_v1.weight",       "RWKV" },
-	{ M_SUBSTR, "time_mix_v2.weight",       "RWKV" },
-	{ M_SUBSTR, "time_mix_a0.weight",       "RWKV" },
-	{ M_SUBSTR, "time_mix_a1.weight",       "RWKV" },
-	{ M_SUBSTR, "time_mix_a2.weight",       "RWKV" },
-	{ M_SUBSTR, "time_mix_g1.weight",       "RWKV" },
-	{ M_SUBSTR, "time_mix_g2.weight",       "RWKV" },
-	{ M_SUBSTR, "time_mix_decay_w1.weight", "RWKV" },
-	{ M_SUBSTR, "time_mix_decay_w2.weight", "RWKV" },
-	{ M_SUBSTR, "time_mix_lerp_fused.weight", "RWKV" },
-	{ M_SUBSTR, "attn_rel_b.weight",        "relative position bias" },
-	{ M_SUBSTR, ".position_embd",           "vision position embedding" },
-	{ M_SUBSTR, "sam.pos_embd",             "vision" },
-	{ M_SUBSTR, "sam.neck.",                "vision" },
-	{ M_SUBSTR, "sam.net_",                 "vision" },
-	{ M_SUBSTR, ".rel_pos",                 "vision" },
-	{ M_SUBSTR, ".patch_embd",              "vision patch embedding" },
-	{ M_SUBSTR, ".patch_merger",            "vision patch merger" },
-	{ M_SUBSTR, "a.rvq.codebook",           "audio codebook" },
-	{ M_SUBSTR, "mm.a.code_embd",           "audio codebook" },
-};
-
-/* Shape fallback (tensor_type_fallback): when a row is not a multiple of the
- * target's block, the type on the right; if that does not fit either, F16. */
-static const struct { pj_dtype from, to; } FALLBACK[] = {
-	{ PJ_DT_IQ1_S, PJ_DT_IQ4_NL },   { PJ_DT_IQ1_M, PJ_DT_IQ4_NL },  { PJ_DT_IQ2_XXS, PJ_DT_IQ4_NL },
-	{ PJ_DT_IQ2_XS, PJ_DT_IQ4_NL },  { PJ_DT_IQ2_S, PJ_DT_IQ4_NL },  { PJ_DT_IQ3_XXS, PJ_DT_IQ4_NL },
-	{ PJ_DT_IQ3_S, PJ_DT_IQ4_NL },   { PJ_DT_IQ4_XS, PJ_DT_IQ4_NL },
-	{ PJ_DT_Q2_K, PJ_DT_Q4_0 },      { PJ_DT_Q3_K, PJ_DT_Q4_0 },     { PJ_DT_TQ1_0, PJ_DT_Q4_0 },
-	{ PJ_DT_TQ2_0, PJ_DT_Q4_0 },     { PJ_DT_Q4_K, PJ_DT_Q5_0 },     { PJ_DT_Q5_K, PJ_DT_Q5_1 },
-	{ PJ_DT_Q6_K, PJ_DT_Q8_0 },
-};
-
-/* Types llama.cpp refuses to write without importance weights
- * (tensor_requires_imatrix); Q2_K only inside a Q2_K_S file.  token_embd
- * and output are exempt (they never get imatrix data). */
-static const pj_dtype NEEDS_IMATRIX[] = {
-	PJ_DT_IQ3_XXS, PJ_DT_IQ2_XXS, PJ_DT_IQ2_XS, PJ_DT_IQ2_S, PJ_DT_IQ1_M, PJ_DT_IQ1_S,
-};
-
 /* Metadata llama-quantize drops (a single output file). */
 static const char *const DROP_KEYS[] = { "split.no", "split.count", "split.tensors.count", NULL };
 
-/* ---- planning ---------------------------------------------------------------- */
-
+/* One output tensor, as the writer needs it (from the plan's entry). */
 typedef struct plan_t {
 	const pj_tensor *src;
 	int n_dims;            /* ggml_n_dims: trailing 1s do not count */
@@ -145,117 +43,12 @@ typedef struct plan_t {
 	bool quantize;         /* type != source type */
 	bool fell_back;
 	bool needs_imatrix;
-	const char *kept;      /* why it is copied (NULL when quantizable) */
 } plan_t;
 
-static const ftype_info *ftype_find(const char *name)
+static int src_order_cmp(const void *a, const void *b)
 {
-	for (size_t i = 0; i < sizeof FTYPES / sizeof FTYPES[0]; i++)
-		if (strcasecmp(FTYPES[i].name, name) == 0)
-			return &FTYPES[i];
-	return NULL;
-}
-
-static int ggml_n_dims(const pj_tensor *t)
-{
-	for (int d = PJ_MAX_DIMS - 1; d >= 1; d--)
-		if (t->ne[d] > 1)
-			return d + 1;
-	return 1;
-}
-
-static const char *keep_reason(const pj_tensor *t, int n_dims)
-{
-	if (n_dims < 2)
-		return "1-D";
-	const size_t n = strlen(t->name);
-	if (n < 6 || strcmp(t->name + n - 6, "weight") != 0)
-		return "not a weight";
-	for (size_t i = 0; i < sizeof KEEP / sizeof KEEP[0]; i++) {
-		const struct keep_rule *k = &KEEP[i];
-		if (k->how == M_EXACT ? strcmp(t->name, k->text) == 0 : strstr(t->name, k->text) != NULL)
-			return k->why;
-	}
-	return NULL;
-}
-
-static bool fallback_of(pj_dtype t, pj_dtype *out)
-{
-	for (size_t i = 0; i < sizeof FALLBACK / sizeof FALLBACK[0]; i++)
-		if (FALLBACK[i].from == t) {
-			*out = FALLBACK[i].to;
-			return true;
-		}
-	return false;
-}
-
-static bool is_embd_or_output(const char *name)
-{
-	return strcmp(name, "token_embd.weight") == 0 || strcmp(name, "per_layer_token_embd.weight") == 0 ||
-	       strcmp(name, "output.weight") == 0;
-}
-
-static bool needs_imatrix(const char *name, pj_dtype t, unsigned ftype)
-{
-	if (is_embd_or_output(name))
-		return false;
-	if (t == PJ_DT_Q2_K)
-		return ftype == LLAMA_FTYPE_MOSTLY_Q2_K_S;
-	for (size_t i = 0; i < sizeof NEEDS_IMATRIX / sizeof NEEDS_IMATRIX[0]; i++)
-		if (NEEDS_IMATRIX[i] == t)
-			return true;
-	return false;
-}
-
-static pj_status plan_tensor(const pj_tensor *t, const ftype_info *ft, plan_t *p, pj_error *err)
-{
-	memset(p, 0, sizeof *p);
-	p->src = t;
-	p->n_dims = ggml_n_dims(t);
-	p->nmat = t->ne[2] * t->ne[3];
-	p->kept = keep_reason(t, p->n_dims);
-	p->type = t->dtype;
-	if (!p->kept) {
-		p->type = ft->type;
-		const pj_dtype_info *di = pj_dtype_info_of(ft->type);
-		if (di->quantized && t->ne[0] % di->block) {
-			pj_dtype fb;
-			if (!fallback_of(ft->type, &fb))
-				return pj_fail(err, PJ_EUNSUPPORTED,
-				               "%s: rows of %lld are not a multiple of %u and %s has no fallback type", t->name,
-				               (long long)t->ne[0], di->block, di->name);
-			if (t->ne[0] % pj_dtype_info_of(fb)->block)
-				fb = PJ_DT_F16;   /* llama.cpp: "must use F16 due to unusual shape" */
-			p->type = fb;
-			p->fell_back = true;
-		}
-		p->needs_imatrix = needs_imatrix(t->name, p->type, ft->ftype);
-	}
-	p->quantize = p->type != t->dtype;
-	if (p->quantize && !pj_qtype_supported(p->type))
-		return pj_fail(err, PJ_EUNSUPPORTED, "%s: no %s kernel yet", t->name, pj_dtype_name(p->type));
-	if (p->quantize && !pj_convert_rows_supported(t->dtype))
-		return pj_fail(err, PJ_EUNSUPPORTED, "%s: cannot read %s source data", t->name, pj_dtype_name(t->dtype));
-	return PJ_OK;
-}
-
-/* llama_model_loader's weights_map order: layer number ("blk.N."; others
- * first, as -1), then name. */
-static int layer_of(const char *name)
-{
-	int l = -1;
-	if (sscanf(name, "blk.%d.", &l) != 1)
-		l = -1;
-	return l;
-}
-
-static int plan_cmp(const void *a, const void *b)
-{
-	const char *x = ((const plan_t *)a)->src->name, *y = ((const plan_t *)b)->src->name;
-	int lx = layer_of(x), ly = layer_of(y);
-	if (lx != ly)
-		return lx < ly ? -1 : 1;
-	return strcmp(x, y);
+	const pj_tensor *x = ((const plan_t *)a)->src, *y = ((const plan_t *)b)->src;
+	return x < y ? -1 : x > y;
 }
 
 /* ---- signals ------------------------------------------------------------------ */
@@ -291,7 +84,12 @@ static void signals_restore(const struct sigaction *old)
 
 typedef struct run {
 	const pj_batch_opts *o;
-	const ftype_info *ft;
+	const pj_ftype *ft;    /* --pure TYPE, else NULL */
+	pj_plan plan;
+	bool have_plan;
+	char label[160];       /* "Q4_K_M (preset)", "Q8_0 (pure)", "plan p.json" */
+	uint64_t prog_total, prog_done;
+	int prog_step;
 	pj_model *m;
 	pj_imatrix im;
 	bool have_im;
@@ -420,28 +218,44 @@ static pj_status write_tensor(run *r, pj_gguf_writer *w, const plan_t *p, float 
 	return PJ_OK;
 }
 
+/* The plan's entries as the writer needs them, and what it cannot do. */
 static int plan_all(run *r, pj_error *err)
 {
-	const pj_catalog *cat = r->hf ? pj_hf2gguf_catalog(r->hf) : &r->m->cat;
-	r->n = cat->n;
+	char msg[1400];
+	r->n = r->plan.n;
 	r->p = pj_xcalloc(r->n ? r->n : 1, sizeof *r->p);
-	for (size_t i = 0; i < r->n; i++)
-		if (plan_tensor(&cat->t[i], r->ft, &r->p[i], err) != PJ_OK)
-			return fail(err->msg, PJ_EXIT_MODEL);
-	if (!r->hf_converter)   /* the converter's own order otherwise */
-		qsort(r->p, r->n, sizeof *r->p, plan_cmp);
+	for (size_t i = 0; i < r->n; i++) {
+		const pj_plan_entry *e = &r->plan.e[i];
+		plan_t *p = &r->p[i];
+		p->src = e->t;
+		p->n_dims = e->n_dims;
+		p->nmat = e->t->ne[2] * e->t->ne[3];
+		p->type = e->type;
+		p->quantize = e->type != e->t->dtype;
+		p->fell_back = e->fell_back;
+		p->needs_imatrix = e->needs_imatrix;
+		if (p->quantize && !pj_qtype_supported(p->type)) {
+			snprintf(msg, sizeof msg, "%s: no %s kernel yet", e->t->name, pj_dtype_name(p->type));
+			return fail(msg, PJ_EXIT_MODEL);
+		}
+		if (p->quantize && !r->hf && !pj_convert_rows_supported(e->t->dtype)) {
+			snprintf(msg, sizeof msg, "%s: cannot read %s source data", e->t->name, pj_dtype_name(e->t->dtype));
+			return fail(msg, PJ_EXIT_MODEL);
+		}
+	}
+	if (r->hf_converter)   /* the converter's own order */
+		qsort(r->p, r->n, sizeof *r->p, src_order_cmp);
 
 	/* Refuse before writing anything, as llama-quantize does. */
 	for (size_t i = 0; i < r->n; i++) {
 		const plan_t *p = &r->p[i];
 		if (!p->needs_imatrix)
 			continue;
-		char msg[1400];
 		if (!r->have_im) {
 			snprintf(msg, sizeof msg,
 			         "%s requires an importance matrix (--imatrix FILE): tensor %s would be %s "
 			         "without one (llama-quantize refuses this too)",
-			         r->ft->name, p->src->name, pj_dtype_name(p->type));
+			         r->ft ? r->ft->name : r->label, p->src->name, pj_dtype_name(p->type));
 			return fail(msg, PJ_EXIT_USAGE);
 		}
 		const float *w = NULL;
@@ -464,6 +278,28 @@ static int plan_all(run *r, pj_error *err)
 	return PJ_EXIT_OK;
 }
 
+/* Progress by source bytes: a bar redrawn in place on a terminal, a plain
+ * line every tenth otherwise (logs stay short for any model size). */
+static void progress(run *r, size_t i, const plan_t *p)
+{
+	const uint64_t total = r->prog_total, done = r->prog_done;
+	const int pct = total ? (int)(done * 100 / total) : 100;
+	if (r->tty) {
+		char bar[21];
+		for (int k = 0; k < 20; k++)
+			bar[k] = k < pct / 5 ? '#' : '.';
+		bar[20] = 0;
+		fprintf(stderr, "\r\033[K[%s] %3d%% %4zu/%zu %-36s %-7s -> %s", bar, pct, i + 1, r->n, p->src->name,
+		        pj_dtype_name(p->src->dtype), pj_dtype_name(p->type));
+		fflush(stderr);
+		return;
+	}
+	if (i == 0 || pct / 10 != r->prog_step) {
+		r->prog_step = pct / 10;
+		fprintf(stderr, "pajamas-tui: %3d%% %zu/%zu tensors, %s\n", pct, i + 1, r->n, p->src->name);
+	}
+}
+
 static int write_all(run *r, pj_error *err)
 {
 	pj_gguf_wtensor *wt = pj_xcalloc(r->n ? r->n : 1, sizeof *wt);
@@ -484,7 +320,7 @@ static int write_all(run *r, pj_error *err)
 	pj_gguf_wkv set[6];
 	size_t ns = 0;
 	set[ns++] = (pj_gguf_wkv){ .key = "general.quantization_version", .type = PJ_GGUF_UINT32, .u = 2 };
-	set[ns++] = (pj_gguf_wkv){ .key = "general.file_type", .type = PJ_GGUF_UINT32, .u = r->ft->ftype };
+	set[ns++] = (pj_gguf_wkv){ .key = "general.file_type", .type = PJ_GGUF_UINT32, .u = r->plan.ftype };
 	if (r->have_im) {
 		snprintf(file127, sizeof file127, "%s", r->o->imatrix);
 		set[ns++] = (pj_gguf_wkv){ .key = "quantize.imatrix.file", .type = PJ_GGUF_STRING, .s = file127 };
@@ -526,6 +362,8 @@ static int write_all(run *r, pj_error *err)
 		return fail(err->msg, st == PJ_EUSAGE ? PJ_EXIT_USAGE : PJ_EXIT_RUNTIME);
 
 	const double t0 = now_s();
+	for (size_t i = 0; i < r->n; i++)
+		r->prog_total += r->p[i].src->nbytes;
 	uint64_t in_bytes = 0, n_el = 0;
 	size_t n_requant = 0, n_fallback = 0;
 	float *f32 = NULL;
@@ -541,12 +379,9 @@ static int write_all(run *r, pj_error *err)
 			fprintf(stderr, "%spajamas-tui: warning: requantizing %s from %s to %s loses quality\n",
 			        r->tty ? "\r\033[K" : "", p->src->name, pj_dtype_name(p->src->dtype), pj_dtype_name(p->type));
 		}
-		if (r->tty) {
-			fprintf(stderr, "\r\033[K[%4zu/%4zu] %-40s %-7s -> %s", i + 1, r->n, p->src->name,
-			        pj_dtype_name(p->src->dtype), pj_dtype_name(p->type));
-			fflush(stderr);
-		}
+		progress(r, i, p);
 		st = write_tensor(r, w, p, &f32, &f32_cap, &q, &q_cap, err);
+		r->prog_done += p->src->nbytes;
 	}
 	free(f32);
 	free(q);
@@ -561,32 +396,146 @@ static int write_all(run *r, pj_error *err)
 	if ((st = pj_gguf_write_commit(w, err)) != PJ_OK)
 		return fail(err->msg, PJ_EXIT_RUNTIME);
 	fprintf(stderr,
-	        "pajamas-tui: wrote %s: %zu tensors as %s (pure), %.2f MiB -> %.2f MiB, %.2f bpw, "
+	        "pajamas-tui: wrote %s: %zu tensors as %s, %.2f MiB -> %.2f MiB, %.2f bpw, "
 	        "%zu shape fallbacks, %zu requantized, %.2f s\n",
-	        r->o->output, r->n, r->ft->name, in_bytes / 1048576.0, out_bytes / 1048576.0,
+	        r->o->output, r->n, r->label, in_bytes / 1048576.0, out_bytes / 1048576.0,
 	        n_el ? out_bytes * 8.0 / (double)n_el : 0.0, n_fallback, n_requant, now_s() - t0);
+	return PJ_EXIT_OK;
+}
+
+/* Exit status for a plan-building failure. */
+static int plan_rc(pj_status st)
+{
+	switch (st) {
+	case PJ_EUSAGE: case PJ_EFORMAT: case PJ_EIO: return PJ_EXIT_USAGE;  /* the command line's input */
+	case PJ_EUNSUPPORTED: return PJ_EXIT_MODEL;  /* the model's shapes */
+	default: return PJ_EXIT_RUNTIME;
+	}
+}
+
+/* Base, rules, apply; warnings go to stderr. */
+static int build_plan(run *r, pj_error *err)
+{
+	const pj_batch_opts *o = r->o;
+	const pj_catalog *cat = r->hf ? pj_hf2gguf_catalog(r->hf) : &r->m->cat;
+	const bool gguf_names = r->hf || r->m->format == PJ_FMT_GGUF;
+	pj_status st;
+	if (o->plan) {
+		char *warning = NULL;
+		st = pj_plan_json_load_cat(&r->plan, r->m, cat, gguf_names, o->plan, r->have_im, &warning, err);
+		if (warning)
+			fprintf(stderr, "pajamas-tui: warning: %s\n", warning);
+		free(warning);
+		snprintf(r->label, sizeof r->label, "plan %s", o->plan);
+	} else {
+		char *base = o->pure ? pj_xasprintf("pure:%s", o->pure) : pj_xstrdup(o->preset);
+		st = pj_plan_init_cat(&r->plan, r->m, cat, gguf_names, base, r->have_im, err);
+		free(base);
+		if (!st)
+			snprintf(r->label, sizeof r->label, "%s (%s)", o->pure ? r->ft->name : r->plan.preset->name,
+			         o->pure ? "pure" : "preset");
+	}
+	if (st)
+		return fail(err->msg, plan_rc(st));
+	r->have_plan = true;
+	for (int i = 0; i < o->n_rules; i++)
+		if ((st = pj_plan_add_rule(&r->plan, o->rules[i], err)) != PJ_OK)
+			return fail(err->msg, plan_rc(st));
+	if ((st = pj_plan_apply(&r->plan, err)) != PJ_OK)
+		return fail(err->msg, plan_rc(st));
+	if (o->preset && strcasecmp(o->preset, "auto") == 0)
+		fprintf(stderr, "pajamas-tui: %s\n", r->plan.base_reason);
+	for (size_t i = 0; i < r->plan.n_warnings; i++)
+		fprintf(stderr, "pajamas-tui: warning: %s\n", r->plan.warnings[i]);
+	return PJ_EXIT_OK;
+}
+
+/* --dry-run: the table llama-quantize --dry-run prints, with our reasons. */
+static void print_dry_run(const run *r)
+{
+	const pj_plan *p = &r->plan;
+	printf("%-40s %-16s %-7s %-7s %12s %-7s %s\n", "tensor", "shape", "source", "type", "bytes", "from", "why");
+	for (size_t i = 0; i < p->n; i++) {
+		const pj_plan_entry *e = &p->e[i];
+		char shape[64];
+		printf("%-40s %-16s %-7s %-7s %12llu %-7s %s\n", e->t->name, pj_tensor_shape_str(e->t, shape, sizeof shape),
+		       pj_dtype_name(e->t->dtype), pj_dtype_name(e->type), (unsigned long long)e->bytes,
+		       pj_provenance_name(e->prov), e->reason);
+	}
+	printf("total: %zu tensors, %zu quantized, %zu shape fallbacks; source %llu bytes (%.2f MiB), "
+	       "output %llu bytes (%.2f MiB), %.2f bpw, %.1f%% of the source\n",
+	       p->n, p->n_quantized, p->n_fallback, (unsigned long long)p->src_bytes, p->src_bytes / 1048576.0,
+	       (unsigned long long)p->out_bytes, p->out_bytes / 1048576.0, pj_plan_bpw(p), 100.0 * pj_plan_ratio(p));
+	if (p->n_need_imatrix && !r->have_im)
+		printf("note: %zu tensors need an importance matrix (--imatrix FILE) to be written\n", p->n_need_imatrix);
+}
+
+/* Writes text to path through a temporary file (no half-written file). */
+static int write_text(const char *path, const char *text)
+{
+	char *tmp = pj_xasprintf("%s.pj-tmp.%ld", path, (long)getpid());
+	FILE *f = fopen(tmp, "wb");
+	bool ok = f && fwrite(text, 1, strlen(text), f) == strlen(text);
+	if (f)
+		ok &= fclose(f) == 0;
+	ok = ok && rename(tmp, path) == 0;
+	if (!ok) {
+		fprintf(stderr, "pajamas-tui: %s: cannot write: %s\n", path, strerror(errno));
+		unlink(tmp);
+	}
+	free(tmp);
+	return ok ? PJ_EXIT_OK : PJ_EXIT_RUNTIME;
+}
+
+static int emit(run *r, pj_error *err)
+{
+	const pj_batch_opts *o = r->o;
+	if (o->emit_plan && pj_plan_json_save(&r->plan, o->emit_plan, err) != PJ_OK)
+		return fail(err->msg, PJ_EXIT_RUNTIME);
+	if (o->emit_ttf) {
+		size_t bad = 0;
+		char *ttf = pj_plan_tensor_type_file(&r->plan, &bad);
+		int rc = write_text(o->emit_ttf, ttf);
+		free(ttf);
+		if (rc)
+			return rc;
+		char *cmd = pj_plan_command(&r->plan, o->emit_ttf, o->imatrix, o->model, o->output ? o->output : "OUT.gguf");
+		fprintf(stderr, "pajamas-tui: llama-quantize reproduces this plan with:\n  %s\n", cmd);
+		free(cmd);
+		if (bad)
+			fprintf(stderr, "pajamas-tui: warning: %zu kept tensors (routers) get another type here; "
+			        "llama-quantize cannot do that\n", bad);
+	}
 	return PJ_EXIT_OK;
 }
 
 int pj_batch_main(const pj_batch_opts *o)
 {
 	char msg[1400];
-	if (!o->pure)
-		return fail("--batch needs --pure TYPE (presets and plan files come later)", PJ_EXIT_USAGE);
-	if (!o->output)
-		return fail("--batch needs -o OUT.gguf", PJ_EXIT_USAGE);
+	const int n_base = !!o->pure + !!o->preset + !!o->plan;
+	if (n_base == 0)
+		return fail("--batch needs --preset P, --pure TYPE or --plan FILE", PJ_EXIT_USAGE);
+	if (n_base > 1)
+		return fail("--preset, --pure and --plan exclude each other", PJ_EXIT_USAGE);
+	const bool writes = !o->dry_run;
+	if (writes && !o->output && !o->emit_plan && !o->emit_ttf)
+		return fail("--batch needs -o OUT.gguf (or --dry-run, --emit-plan, --emit-tensor-type-file)", PJ_EXIT_USAGE);
 	run r = { .o = o, .tty = isatty(STDERR_FILENO) == 1 };
-	r.ft = ftype_find(o->pure);
-	if (!r.ft) {
-		int k = snprintf(msg, sizeof msg, "--pure: unknown type '%s'; one of:", o->pure);
-		for (size_t i = 0; i < sizeof FTYPES / sizeof FTYPES[0] && k < (int)sizeof msg - 16; i++)
-			if (pj_qtype_supported(FTYPES[i].type))
-				k += snprintf(msg + k, sizeof msg - (size_t)k, " %s", FTYPES[i].name);
-		return fail(msg, PJ_EXIT_USAGE);
-	}
-	if (!pj_qtype_supported(r.ft->type)) {
-		snprintf(msg, sizeof msg, "--pure %s: no %s kernel yet", r.ft->name, pj_dtype_name(r.ft->type));
-		return fail(msg, PJ_EXIT_USAGE);
+	if (o->pure) {
+		size_t nft;
+		const pj_ftype *fts = pj_ftype_all(&nft);
+		r.ft = pj_ftype_find(o->pure);
+		if (!r.ft) {
+			int k = snprintf(msg, sizeof msg, "--pure: unknown type '%s'; one of:", o->pure);
+			for (size_t i = 0; i < nft && k < (int)sizeof msg - 16; i++)
+				if (pj_qtype_supported(fts[i].type))
+					k += snprintf(msg + k, sizeof msg - (size_t)k, " %s", fts[i].name);
+			return fail(msg, PJ_EXIT_USAGE);
+		}
+		if (writes && o->output && !pj_qtype_supported(r.ft->type)) {
+			snprintf(msg, sizeof msg, "--pure %s: no %s kernel yet", r.ft->name, pj_dtype_name(r.ft->type));
+			return fail(msg, PJ_EXIT_USAGE);
+		}
 	}
 
 	pj_error err = { 0 };
@@ -597,7 +546,7 @@ int pj_batch_main(const pj_batch_opts *o)
 		/* HF input: what convert_hf_to_gguf.py would write (--outtype of
 		 * the pure type when it is F32/F16/BF16, else auto), then the same
 		 * plan as for that GGUF */
-		const pj_dtype t = r.ft->type;
+		const pj_dtype t = r.ft ? r.ft->type : PJ_DT_COUNT;
 		r.hf_converter = t == PJ_DT_F32 || t == PJ_DT_F16 || t == PJ_DT_BF16;
 		if (pj_hf2gguf_open(r.m, r.hf_converter ? t : PJ_DT_COUNT, &r.hf, &err) != PJ_OK) {
 			rc = fail(err.msg, err.code == PJ_EUNSUPPORTED ? PJ_EXIT_USAGE : PJ_EXIT_MODEL);
@@ -611,6 +560,15 @@ int pj_batch_main(const pj_batch_opts *o)
 		}
 		r.have_im = true;
 	}
+	if ((rc = build_plan(&r, &err)) != PJ_EXIT_OK || (rc = emit(&r, &err)) != PJ_EXIT_OK)
+		goto out;
+	if (o->dry_run) {
+		print_dry_run(&r);
+		rc = fflush(stdout) == 0 ? PJ_EXIT_OK : PJ_EXIT_RUNTIME;
+		goto out;
+	}
+	if (!o->output)
+		goto out;
 	if ((rc = plan_all(&r, &err)) != PJ_EXIT_OK)
 		goto out;
 	if (r.have_im)
@@ -622,6 +580,8 @@ int pj_batch_main(const pj_batch_opts *o)
 	signals_restore(old);
 out:
 	free(r.p);
+	if (r.have_plan)
+		pj_plan_free(&r.plan);
 	pj_hf2gguf_free(r.hf);
 	if (r.have_im)
 		pj_imatrix_free(&r.im);

@@ -1,10 +1,15 @@
-/* batch.h - headless mode: `pajamas-tui --batch --pure TYPE [--imatrix F] -o OUT MODEL`.
+/* batch.h - headless mode:
+ *   pajamas-tui --batch [--preset P | --pure TYPE | --plan FILE] [--rule 're=type']...
+ *               [--imatrix F] [--threads N] [--dry-run] [--emit-plan FILE]
+ *               [--emit-tensor-type-file FILE] -o OUT MODEL
  *
- * Writes a GGUF in which every tensor llama-quantize would quantize gets
- * TYPE (with llama.cpp's shape fallbacks), the others are copied, exactly as
- * `llama-quantize --pure [--imatrix F] MODEL OUT TYPE` writes it: same
- * metadata, same tensor order, same bytes.  Progress goes to stderr when it
- * is a terminal; a one-line summary is always printed (stderr). */
+ * Builds the plan (quant/plan.h) and writes the GGUF: with --pure TYPE
+ * exactly what `llama-quantize --pure [--imatrix F] MODEL OUT TYPE` writes,
+ * with --preset FTYPE exactly what `llama-quantize [--imatrix F] MODEL OUT
+ * FTYPE` writes (same metadata, tensor order and bytes).  --dry-run prints
+ * the per-tensor table and totals on stdout and writes nothing.  Progress
+ * goes to stderr (a bar on a terminal, plain lines otherwise), with a
+ * one-line summary. */
 #ifndef PJ_BATCH_H
 #define PJ_BATCH_H
 
@@ -13,6 +18,13 @@
 typedef struct pj_batch_opts {
 	const char *model;     /* input (GGUF file or split set) */
 	const char *pure;      /* TYPE: a llama-quantize type name (Q4_K_S, Q8_0, IQ4_XS, ...) */
+	const char *preset;    /* a preset (quant/presets.h) or "auto" */
+	const char *plan;      /* a plan file (quant/plan_json.h) */
+	const char **rules;    /* --rule, in order */
+	int n_rules;
+	bool dry_run;
+	const char *emit_plan; /* write the plan file here */
+	const char *emit_ttf;  /* write llama-quantize --tensor-type-file content here */
 	const char *imatrix;   /* NULL or an imatrix (GGUF or legacy .dat) */
 	const char *output;    /* -o */
 	int threads;           /* >= 1 */

@@ -21,7 +21,7 @@
 #include "check.h"
 
 enum { OPT_LIST_KEYS = 512, OPT_INFO = 256, OPT_JSON, OPT_DEMO, OPT_NO_COLOR, OPT_NO_MOUSE, OPT_WRITE_DEMO, OPT_BATCH, OPT_PURE,
-       OPT_IMATRIX };
+       OPT_IMATRIX, OPT_PRESET, OPT_PLAN, OPT_RULE, OPT_DRY_RUN, OPT_EMIT_PLAN, OPT_EMIT_TTF };
 
 /* --check and its calibration options (src/check.c) */
 enum { OPT_CHECK = 640, OPT_CALIB, OPT_CALIB_IDS, OPT_CTX, OPT_CHUNKS };
@@ -35,8 +35,14 @@ enum { OPT_CHECK = 640, OPT_CALIB, OPT_CALIB_IDS, OPT_CTX, OPT_CHUNKS };
 	X("threads",    'j', 1, 'j',          "N",   "background worker threads (default: number of CPUs)") \
 	X("no-color",   0,   0, OPT_NO_COLOR, NULL,  "monochrome display (also when NO_COLOR is set)") \
 	X("no-mouse",   0,   0, OPT_NO_MOUSE, NULL,  "do not capture the mouse") \
-	X("batch",      0,   0, OPT_BATCH,    NULL,  "no UI: quantize MODEL and write -o OUT (needs --pure)") \
+	X("batch",      0,   0, OPT_BATCH,    NULL,  "no UI: plan MODEL and write -o OUT (needs --preset, --pure or --plan)") \
+	X("preset",     0,   1, OPT_PRESET,   "P",   "with --batch: start from preset P (Q4_K_M, ..., dense-q4, moe-balanced, auto)") \
 	X("pure",       0,   1, OPT_PURE,     "TYPE", "with --batch: every quantizable tensor in TYPE, like llama-quantize --pure") \
+	X("plan",       0,   1, OPT_PLAN,     "FILE", "with --batch: start from a plan file (see PLAN FILES in the man page)") \
+	X("rule",       0,   1, OPT_RULE,     "RE=TYPE", "with --batch: tensors matching RE get TYPE (repeatable; first match wins)") \
+	X("dry-run",    0,   0, OPT_DRY_RUN,  NULL,  "with --batch: print each tensor's type and bytes and the totals; write nothing") \
+	X("emit-plan",  0,   1, OPT_EMIT_PLAN, "FILE", "with --batch: save the plan as a plan file") \
+	X("emit-tensor-type-file", 0, 1, OPT_EMIT_TTF, "FILE", "with --batch: save the plan for llama-quantize --tensor-type-file") \
 	X("imatrix",    0,   1, OPT_IMATRIX,  "FILE", "with --batch: importance matrix (llama-imatrix GGUF or legacy .dat)") \
 	X("check",      0,   0, OPT_CHECK,    NULL,  "with --batch: measure the plan's perplexity and KL divergence vs the source weights") \
 	X("calib",      0,   1, OPT_CALIB,    "FILE", "with --check: calibration text (needs the tokenizer; not built in yet)") \
@@ -62,7 +68,9 @@ static void usage(FILE *out)
 	        "       pajamas-tui --info [--json] MODEL\n"
 	        "       pajamas-tui --demo\n"
 	        "       pajamas-tui --batch --pure TYPE --check --calib-ids FILE [--ctx N] [--chunks N] [--json] MODEL\n"
-	        "       pajamas-tui --batch --pure TYPE [--imatrix FILE] -o OUT MODEL.gguf\n"
+	        "       pajamas-tui --batch [--preset P | --pure TYPE | --plan FILE] [--rule RE=TYPE]...\n"
+	        "                   [--imatrix FILE] [--dry-run] [--emit-plan FILE]\n"
+	        "                   [--emit-tensor-type-file FILE] -o OUT MODEL\n"
 	        "Plan, check and export a mixed-precision quantization of a language model.\n"
 	        "\n"
 	        "MODEL is a Hugging Face folder (config.json + *.safetensors, sharded or not),\n"
@@ -136,6 +144,7 @@ int pj_cli_main(int argc, char **argv)
 
 	bool info = false, json = false, demo = false, batch = false;
 	pj_batch_opts bo = { 0 };
+	const char **rules = NULL;
 	pj_check_opts co = { 0 };
 	bool check = false;
 	const char *write_demo = NULL;
@@ -156,6 +165,16 @@ int pj_cli_main(int argc, char **argv)
 		case OPT_BATCH: batch = true; break;
 		case OPT_PURE: bo.pure = optarg; break;
 		case OPT_IMATRIX: bo.imatrix = optarg; break;
+		case OPT_PRESET: bo.preset = optarg; break;
+		case OPT_PLAN: bo.plan = optarg; break;
+		case OPT_RULE:
+			rules = pj_xrealloc(rules, (size_t)(bo.n_rules + 1) * sizeof *rules);
+			rules[bo.n_rules++] = optarg;
+			bo.rules = rules;
+			break;
+		case OPT_DRY_RUN: bo.dry_run = true; break;
+		case OPT_EMIT_PLAN: bo.emit_plan = optarg; break;
+		case OPT_EMIT_TTF: bo.emit_ttf = optarg; break;
 		case OPT_CHECK: check = true; break;
 		case OPT_CALIB: co.calib = optarg; break;
 		case OPT_CALIB_IDS: co.calib_ids = optarg; break;
@@ -207,8 +226,11 @@ int pj_cli_main(int argc, char **argv)
 		fprintf(stderr, "pajamas-tui: --check is only valid with --batch\n");
 		return PJ_EXIT_USAGE;
 	}
-	if (!batch && (bo.pure || bo.imatrix || bo.output)) {
-		fprintf(stderr, "pajamas-tui: --pure, --imatrix and -o are only valid with --batch\n");
+	if (!batch && (bo.pure || bo.imatrix || bo.output || bo.preset || bo.plan || bo.n_rules || bo.dry_run ||
+	               bo.emit_plan || bo.emit_ttf)) {
+		fprintf(stderr, "pajamas-tui: --preset, --pure, --plan, --rule, --imatrix, --dry-run, --emit-plan, "
+		        "--emit-tensor-type-file and -o are only valid with --batch\n");
+		free(rules);
 		return PJ_EXIT_USAGE;
 	}
 	/* --check prints its report; with -o the plan is exported afterwards */
@@ -229,11 +251,14 @@ int pj_cli_main(int argc, char **argv)
 	if (batch) {
 		if (optind + 1 != argc) {
 			fprintf(stderr, "pajamas-tui: --batch takes exactly one MODEL argument\n");
+			free(rules);
 			return PJ_EXIT_USAGE;
 		}
 		bo.model = argv[optind];
 		bo.threads = ui.threads;
-		return pj_batch_main(&bo);
+		int brc = pj_batch_main(&bo);
+		free(rules);
+		return brc;
 	}
 
 	pj_error err = { 0 };

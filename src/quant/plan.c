@@ -342,8 +342,16 @@ static pj_status resolve_base(pj_plan *p, const char *base, pj_error *err)
 
 pj_status pj_plan_init(pj_plan *p, const pj_model *m, const char *base, bool has_imatrix, pj_error *err)
 {
+	return pj_plan_init_cat(p, m, &m->cat, m->format == PJ_FMT_GGUF, base, has_imatrix, err);
+}
+
+pj_status pj_plan_init_cat(pj_plan *p, const pj_model *m, const pj_catalog *cat, bool gguf_names, const char *base,
+                           bool has_imatrix, pj_error *err)
+{
 	memset(p, 0, sizeof *p);
 	p->m = m;
+	p->cat = cat;
+	p->gguf_names = gguf_names;
 	p->has_imatrix = has_imatrix;
 	p->base = pj_xstrdup(base);
 	pj_status st = resolve_base(p, base, err);
@@ -351,12 +359,12 @@ pj_status pj_plan_init(pj_plan *p, const pj_model *m, const char *base, bool has
 		pj_plan_free(p);
 		return st;
 	}
-	const bool gguf = m->format == PJ_FMT_GGUF;
-	p->n = m->cat.n;
+	const bool gguf = gguf_names;
+	p->n = cat->n;
 	p->e = pj_xcalloc(p->n ? p->n : 1, sizeof *p->e);
 	for (size_t i = 0; i < p->n; i++) {
 		pj_plan_entry *e = &p->e[i];
-		const pj_tensor *t = &m->cat.t[i];
+		const pj_tensor *t = &cat->t[i];
 		e->t = t;
 		e->n_dims = pj_plan_n_dims(t);
 		e->layer = gguf ? pj_plan_layer_of(t->name) : t->layer;
@@ -385,6 +393,7 @@ void pj_plan_free(pj_plan *p)
 		free(p->ov[i].tensor);
 	free(p->ov);
 	clear_warnings(p);
+	cJSON_Delete(p->target);
 	free(p->e);
 	free(p->base);
 	memset(p, 0, sizeof *p);
@@ -678,15 +687,15 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp((*(const pj_tensor *const *)a)->name, (*(const pj_tensor *const *)b)->name);
 }
 
-void pj_plan_header_sha256(const pj_model *m, char hex[65])
+void pj_plan_header_sha256(const pj_catalog *cat, char hex[65])
 {
-	const pj_tensor **v = pj_xcalloc(m->cat.n ? m->cat.n : 1, sizeof *v);
-	for (size_t i = 0; i < m->cat.n; i++)
-		v[i] = &m->cat.t[i];
-	qsort(v, m->cat.n, sizeof *v, name_cmp);
+	const pj_tensor **v = pj_xcalloc(cat->n ? cat->n : 1, sizeof *v);
+	for (size_t i = 0; i < cat->n; i++)
+		v[i] = &cat->t[i];
+	qsort(v, cat->n, sizeof *v, name_cmp);
 	pj_sha256_ctx s;
 	pj_sha256_init(&s);
-	for (size_t i = 0; i < m->cat.n; i++) {
+	for (size_t i = 0; i < cat->n; i++) {
 		char line[64];
 		pj_sha256_update(&s, v[i]->name, strlen(v[i]->name));
 		int k = snprintf(line, sizeof line, "\t%s\t", pj_dtype_name(v[i]->dtype));

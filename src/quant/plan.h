@@ -105,6 +105,8 @@ typedef struct pj_plan_override {
 
 typedef struct pj_plan {
 	const pj_model *m;
+	const pj_catalog *cat;     /* the tensors planned: m->cat, or a converted view of it */
+	bool gguf_names;           /* cat has GGUF names (llama.cpp's name rules apply) */
 	char *base;                /* preset name as given ("Q4_K_M", "moe-balanced", "pure:Q8_0") */
 	const struct pj_preset *preset;
 	pj_dtype pure_type;        /* base "pure:TYPE" */
@@ -124,6 +126,8 @@ typedef struct pj_plan {
 	uint64_t src_bytes, out_bytes, n_elements;
 	size_t n_quantized, n_fallback, n_need_imatrix;
 
+	struct cJSON *target;      /* a plan file's optional "target", kept for the round trip */
+
 	/* things the user should know: rules matching nothing, overrides for
 	 * tensors the model lacks, protections that overrode a request */
 	char **warnings;
@@ -135,6 +139,10 @@ typedef struct pj_plan {
  * type, like llama-quantize --pure TYPE).  Unknown names are PJ_EUSAGE with
  * the valid ones listed.  The plan is applied (types, bytes) on return. */
 pj_status pj_plan_init(pj_plan *p, const pj_model *m, const char *base, bool has_imatrix, pj_error *err);
+/* The same for another catalog of m's tensors (e.g. the GGUF an HF model
+ * converts to); gguf_names: its names are GGUF names. */
+pj_status pj_plan_init_cat(pj_plan *p, const pj_model *m, const pj_catalog *cat, bool gguf_names, const char *base,
+                           bool has_imatrix, pj_error *err);
 void pj_plan_free(pj_plan *p);
 
 /* Appends a rule ("REGEX=TYPE", "role:ROLE[@A-B]=TYPE", "layer:A[-B]=TYPE";
@@ -191,7 +199,7 @@ int pj_plan_order_cmp(const char *a, const char *b);
  * the shape in ggml order (n_dims numbers).  Data bytes are not read, so it
  * is cheap for any size; it changes when a tensor is renamed, retyped or
  * reshaped. */
-void pj_plan_header_sha256(const pj_model *m, char hex[65]);
+void pj_plan_header_sha256(const pj_catalog *cat, char hex[65]);
 
 /* llama-quantize --tensor-type-file content: one "^ESCAPED$=type" line per
  * quantized tensor (anchored: llama-quantize searches), type in lower case

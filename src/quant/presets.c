@@ -261,7 +261,7 @@ static void mix_ctx_init(mix_ctx *x, const pj_plan *p, const pj_ftype *ft)
 	x->ftype = ft->ftype;
 	x->deflt = ft->type;
 	x->imatrix = p->has_imatrix;
-	x->gguf = m->format == PJ_FMT_GGUF;
+	x->gguf = p->gguf_names;
 	const char *arch = a->arch[0] ? a->arch : a->model_type;
 	x->falcon = strcmp(arch, "falcon") == 0;
 	x->bailing = strcmp(arch, "bailingmoe3") == 0;
