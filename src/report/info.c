@@ -16,6 +16,7 @@
 
 #include "model/dtype.h"
 #include "model/roles.h"
+#include "quant/presets.h"
 
 /* Size estimates shown in --info: the three targets a user weighs first. */
 static const pj_dtype estimate_types[] = { PJ_DT_F16, PJ_DT_Q8_0, PJ_DT_Q4_K };
@@ -195,6 +196,9 @@ void pj_info_print_text(FILE *out, const pj_model *m)
 		if (a->traits & (1u << i))
 			fprintf(out, " %s", pj_trait_name(i));
 	fprintf(out, "\nFamily:       %s - %s\n", pj_family_name(a->family), a->family_reason);
+	char why[256];
+	const pj_preset *ps = pj_preset_auto(m, why, sizeof why);
+	fprintf(out, "Preset:       %s - %s\n", ps ? ps->name : "?", why);
 	fprintf(out, "Dimensions:   %d layers, hidden %d, heads %d, kv heads %d, head dim %d, vocab %d, context %" PRId64 "\n",
 	        a->n_layers, a->hidden, a->n_heads, a->n_kv_heads, a->head_dim, a->vocab, a->ctx_len);
 	if (a->traits & PJ_TRAIT(MOE))
@@ -307,6 +311,12 @@ void pj_info_print_json(FILE *out, const pj_model *m)
 	cJSON_AddStringToObject(ar, "model_type", a->model_type);
 	cJSON_AddStringToObject(ar, "family", pj_family_name(a->family));
 	cJSON_AddStringToObject(ar, "family_reason", a->family_reason);
+	{
+		char why[256];
+		const pj_preset *ps = pj_preset_auto(m, why, sizeof why);
+		cJSON_AddStringToObject(ar, "auto_preset", ps ? ps->name : "");
+		cJSON_AddStringToObject(ar, "auto_preset_reason", why);
+	}
 	cJSON *traits = cJSON_AddArrayToObject(ar, "traits");
 	for (unsigned i = 0; i < PJ_TRAIT_COUNT; i++)
 		if (a->traits & (1u << i))
