@@ -193,7 +193,9 @@ static pj_status write_tensor(run *r, pj_gguf_writer *w, const plan_t *p, float 
 	const size_t in_mat = (size_t)(t->nbytes / (uint64_t)p->nmat);
 	const size_t row_size = pj_qtype_row_size(p->type, ne0);
 	const size_t nf = (size_t)(ne0 * rows);
-	if (*f32_cap < nf) {
+	/* plain element types are decoded chunk by chunk inside the quantizer */
+	const bool fused = pj_convert_supported(t->dtype);
+	if (!fused && *f32_cap < nf) {
 		free(*f32);
 		*f32 = pj_xmalloc(nf * sizeof(float));
 		*f32_cap = nf;
@@ -204,11 +206,15 @@ static pj_status write_tensor(run *r, pj_gguf_writer *w, const plan_t *p, float 
 		*q = pj_xmalloc(*q_cap);
 	}
 	for (int64_t m = 0; m < p->nmat; m++) {
-		pj_status st = pj_convert_rows_f32(t->dtype, data + (size_t)m * in_mat, *f32, rows, ne0, t->name, err);
+		const uint8_t *src = data + (size_t)m * in_mat;
+		pj_status st = fused ? PJ_OK : pj_convert_rows_f32(t->dtype, src, *f32, rows, ne0, t->name, err);
 		const float *imw = NULL;
 		if (!st && r->have_im && takes_imatrix(p))
 			st = pj_imatrix_weights(&r->im, t->name, ne0, t->ne[2], m % t->ne[2], &imw, err);
-		if (!st)
+		if (!st && fused)
+			st = pj_quantize_rows_from(p->type, t->dtype, src, *q, rows, ne0, imw, (unsigned)r->o->threads,
+			                           t->name, err);
+		else if (!st)
 			st = pj_quantize_rows(p->type, *f32, *q, rows, ne0, imw, (unsigned)r->o->threads, t->name, err);
 		if (!st)
 			st = pj_gguf_write_data(w, *q, row_size * (size_t)rows, err);

@@ -83,6 +83,13 @@ float pj_make_qx(int n, int nmax, const float *x, int8_t *L, const float *qw);
 float pj_make_qkx3(int n, int nmax, const float *x, const float *w, uint8_t *L, float *the_min,
                    uint8_t *Laux, float rmin, float rdelta, int nstep, bool use_mad);
 
+/* make_qp_quants: levels in [0, nmax] for the sub-block scales themselves,
+ * weighted by the sub-blocks' total weights. */
+float pj_make_qp(int n, int nmax, const float *x, uint8_t *L, const float *qw);
+/* Q4_K/Q5_K 6-bit scale and min of sub-block j in the 12 scale bytes. */
+void pj_put_scale_min_k4(uint8_t *s, int j, uint8_t ls, uint8_t lm);
+void pj_get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m);
+
 /* IQ4 super-block (shared by IQ4_NL, sb = 32, and IQ4_XS, sb = 256). */
 void pj_iq4_superblock(int sb, const float *x, pj_half *dh, uint8_t *q4, uint16_t *scales_h,
                        uint8_t *scales_l, const float *qw);
@@ -114,5 +121,12 @@ PJ_KERNEL(iq3_xxs)
 PJ_KERNEL(iq3_s)
 PJ_KERNEL(iq1_m)
 #undef PJ_KERNEL
+
+/* The same row quantizers, several (sub-)blocks per vector (q_*_x8.c):
+ * byte-identical to the scalar ones above, which stay as the reference. */
+void pj_qrow_q8_0_x8(const float *x, void *y, int64_t n, const float *qw);
+void pj_qrow_q4_k_x8(const float *x, void *y, int64_t n, const float *qw);
+void pj_qrow_q5_k_x8(const float *x, void *y, int64_t n, const float *qw);
+void pj_qrow_q6_k_x8(const float *x, void *y, int64_t n, const float *qw);
 
 #endif

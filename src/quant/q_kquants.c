@@ -208,7 +208,7 @@ float pj_make_qkx3(int n, int nmax, const float *x, const float *w, uint8_t *L, 
 
 /* Non-negative levels in [0, nmax] for the sub-block scales themselves,
  * weighted by the sub-blocks' total weights (make_qp_quants). */
-static float make_qp(int n, int nmax, const float *x, uint8_t *L, const float *qw)
+float pj_make_qp(int n, int nmax, const float *x, uint8_t *L, const float *qw)
 {
 	float max = 0;
 	for (int i = 0; i < n; i++)
@@ -289,7 +289,7 @@ static void pack_2bit(const uint8_t *L, uint8_t *qs)
 }
 
 /* Q4_K/Q5_K 6-bit scale and min of sub-block j, 12 bytes for 8 pairs. */
-static void put_scale_min_k4(uint8_t *s, int j, uint8_t ls, uint8_t lm)
+void pj_put_scale_min_k4(uint8_t *s, int j, uint8_t ls, uint8_t lm)
 {
 	if (j < 4) {
 		s[j] = ls;
@@ -301,7 +301,7 @@ static void put_scale_min_k4(uint8_t *s, int j, uint8_t ls, uint8_t lm)
 	}
 }
 
-static void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
+void pj_get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
 {
 	if (j < 4) {
 		*d = q[j] & 63;
@@ -407,8 +407,8 @@ void pj_qrow_q2_k(const float *x, void *vy, int64_t n, const float *qw)
 				scales[j] = make_qkx(false, 16, 3, x + 16 * j, w, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f,
 				                     36, false);
 			}
-			const float dm = make_qp(16, 15, scales, Ls, sw);
-			const float mm = make_qp(16, 15, mins, Lm, sw);
+			const float dm = pj_make_qp(16, 15, scales, Ls, sw);
+			const float mm = pj_make_qp(16, 15, mins, Lm, sw);
 			y[i].d = pj_f2h(dm);
 			y[i].dmin = pj_f2h(mm);
 			for (int j = 0; j < 16; j++)
@@ -556,7 +556,7 @@ static void qk45_quantize(int nmax, const float *x, pj_half *dd, pj_half *dmin, 
 		for (int j = 0; j < 8; j++) {
 			uint8_t ls = (uint8_t)pj_nearest_int(inv_scale * scales[j]);
 			uint8_t lm = (uint8_t)pj_nearest_int(inv_min * mins[j]);
-			put_scale_min_k4(sc12, j, PJ_MIN(63, ls), PJ_MIN(63, lm));
+			pj_put_scale_min_k4(sc12, j, PJ_MIN(63, ls), PJ_MIN(63, lm));
 		}
 		*dd = pj_f2h(max_scale / 63.f);
 		*dmin = pj_f2h(max_min / 63.f);
@@ -574,17 +574,17 @@ static void qk45_quantize(int nmax, const float *x, pj_half *dd, pj_half *dmin, 
 			sw[j] = s;
 			scales[j] = make_qkx(false, 32, nmax, xb, w, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
 		}
-		const float d_block = make_qp(8, 63, scales, Ls, sw);
-		const float m_block = make_qp(8, 63, mins, Lm, sw);
+		const float d_block = pj_make_qp(8, 63, scales, Ls, sw);
+		const float m_block = pj_make_qp(8, 63, mins, Lm, sw);
 		for (int j = 0; j < 8; j++)
-			put_scale_min_k4(sc12, j, PJ_MIN(63, Ls[j]), PJ_MIN(63, Lm[j]));
+			pj_put_scale_min_k4(sc12, j, PJ_MIN(63, Ls[j]), PJ_MIN(63, Lm[j]));
 		*dd = pj_f2h(d_block);
 		*dmin = pj_f2h(m_block);
 	}
 	const float dall = pj_h2f(*dd), mall = pj_h2f(*dmin);
 	for (int j = 0; j < 8; j++) {
 		uint8_t sc, m;
-		get_scale_min_k4(j, sc12, &sc, &m);
+		pj_get_scale_min_k4(j, sc12, &sc, &m);
 		const float d = dall * sc;
 		if (!d)
 			continue;
@@ -617,8 +617,8 @@ void pj_dqrow_q4_k(const void *vx, float *y, int64_t n)
 		const float d = pj_h2f(x[i].d), min = pj_h2f(x[i].dmin);
 		for (int c = 0; c < 4; c++) {
 			uint8_t s1, m1, s2, m2;
-			get_scale_min_k4(2 * c, x[i].scales, &s1, &m1);
-			get_scale_min_k4(2 * c + 1, x[i].scales, &s2, &m2);
+			pj_get_scale_min_k4(2 * c, x[i].scales, &s1, &m1);
+			pj_get_scale_min_k4(2 * c + 1, x[i].scales, &s2, &m2);
 			const float d1 = d * s1, mm1 = min * m1, d2 = d * s2, mm2 = min * m2;
 			const uint8_t *q = x[i].qs + 32 * c;
 			for (int l = 0; l < 32; l++)
@@ -661,8 +661,8 @@ void pj_dqrow_q5_k(const void *vx, float *y, int64_t n)
 		const float d = pj_h2f(x[i].d), min = pj_h2f(x[i].dmin);
 		for (int c = 0; c < 4; c++) {
 			uint8_t s1, m1, s2, m2;
-			get_scale_min_k4(2 * c, x[i].scales, &s1, &m1);
-			get_scale_min_k4(2 * c + 1, x[i].scales, &s2, &m2);
+			pj_get_scale_min_k4(2 * c, x[i].scales, &s1, &m1);
+			pj_get_scale_min_k4(2 * c + 1, x[i].scales, &s2, &m2);
 			const float d1 = d * s1, mm1 = min * m1, d2 = d * s2, mm2 = min * m2;
 			const uint8_t *q = x[i].qs + 32 * c;
 			for (int l = 0; l < 32; l++)

@@ -5,26 +5,30 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "convert.h"
 #include "q_common.h"
 
-#define QT(id, blk, size, uses, req, fn) \
-	{ PJ_DT_##id, #id, blk, size, uses, req, pj_qrow_##fn, pj_dqrow_##fn }
+#define QT(id, blk, size, uses, req, fn) QTX(id, blk, size, uses, req, fn, fn)
+/* QTX: a quantizer (q_*_x8.c) other than the scalar reference */
+#define QTX(id, blk, size, uses, req, qfn, dqfn) \
+	{ PJ_DT_##id, #id, blk, size, uses, req, pj_qrow_##qfn, pj_dqrow_##dqfn }
 
 static const pj_qtype QTYPES[] = {
 	QT(F32,     1,   4,   false, false, f32),
 	QT(F16,     1,   2,   false, false, f16),
 	QT(BF16,    1,   2,   false, false, bf16),
-	QT(Q8_0,    32,  34,  false, false, q8_0),
+	QTX(Q8_0,    32,  34,  false, false, q8_0_x8, q8_0),
 	QT(Q4_0,    32,  18,  true,  false, q4_0),
 	QT(Q4_1,    32,  20,  true,  false, q4_1),
 	QT(Q5_0,    32,  22,  true,  false, q5_0),
 	QT(Q5_1,    32,  24,  true,  false, q5_1),
 	QT(Q2_K,    256, 84,  true,  false, q2_k),
 	QT(Q3_K,    256, 110, true,  false, q3_k),
-	QT(Q4_K,    256, 144, true,  false, q4_k),
-	QT(Q5_K,    256, 176, true,  false, q5_k),
-	QT(Q6_K,    256, 210, true,  false, q6_k),
+	QTX(Q4_K,    256, 144, true,  false, q4_k_x8, q4_k),
+	QTX(Q5_K,    256, 176, true,  false, q5_k_x8, q5_k),
+	QTX(Q6_K,    256, 210, true,  false, q6_k_x8, q6_k),
 	QT(IQ4_NL,  32,  18,  true,  false, iq4_nl),
 	QT(IQ4_XS,  256, 136, true,  false, iq4_xs),
 	QT(MXFP4,   32,  17,  false, false, mxfp4),
@@ -33,6 +37,7 @@ static const pj_qtype QTYPES[] = {
 	QT(IQ1_M,   256, 56,  true,  false, iq1_m),
 };
 #undef QT
+#undef QTX
 
 const pj_qtype *pj_qtype_all(size_t *n)
 {
@@ -64,38 +69,121 @@ size_t pj_qtype_row_size(pj_dtype t, int64_t n_per_row)
 	return (size_t)(n_per_row / q->block) * q->type_size;
 }
 
-typedef struct qjob {
-	const pj_qtype *q;
-	const float *src;
-	uint8_t *dst;
-	int64_t row0, row1, n_per_row;
-	size_t row_size;
-	const float *imatrix;
-} qjob;
+/* ---- the row driver -------------------------------------------------------
+ *
+ * Rows are handed out in chunks of about QCHUNK_ELEMS elements from a shared
+ * counter, so a thread slowed down by other work on the machine takes fewer
+ * chunks.  A chunk whose source is not f32 is decoded into the worker's own
+ * buffer (allocated once per call, not per row) right before it is quantized,
+ * while it is still in cache.  Every row is quantized on its own, so the
+ * bytes do not depend on the thread count or on which thread took a chunk.
+ * Non-finite inputs are found per chunk; the one reported is the first in
+ * row-major order, whatever the scheduling. */
 
-static void run_rows(const qjob *j)
+#define PJ_QMAX_THREADS 64
+#define QCHUNK_ELEMS 32768
+
+typedef struct qrun {
+	const pj_qtype *q;
+	pj_dtype src_type;
+	const uint8_t *src;
+	size_t src_row_bytes;
+	uint8_t *dst;
+	int64_t nrows, n_per_row, chunk_rows;
+	size_t row_size;
+	const float *qw;
+	bool check_finite;
+	int64_t next;               /* next chunk's first row (atomic) */
+	pthread_mutex_t mu;         /* guards bad_* */
+	int64_t bad_index;          /* first non-finite element, or -1 */
+	float bad_value;
+	bool oom;
+} qrun;
+
+/* src rows decoded to f32 without a copy when they already are aligned f32 */
+static bool direct_f32(const qrun *r)
 {
-	for (int64_t r = j->row0; r < j->row1; r++)
-		j->q->quantize_row(j->src + r * j->n_per_row, j->dst + (size_t)r * j->row_size, j->n_per_row,
-		                   j->imatrix);
+	return r->src_type == PJ_DT_F32 && ((uintptr_t)r->src % _Alignof(float)) == 0;
 }
 
-static void *qjob_thread(void *arg)
+static void decode_rows(const qrun *r, int64_t r0, int64_t n, float *buf)
 {
-	run_rows(arg);
+	const uint8_t *s = r->src + (size_t)r0 * r->src_row_bytes;
+	const size_t ne = (size_t)(n * r->n_per_row);
+	if (r->src_type == PJ_DT_BF16) {
+		for (size_t i = 0; i < ne; i++) {
+			uint16_t h;
+			memcpy(&h, s + 2 * i, 2);
+			buf[i] = pj_bf16_to_fp32(h);
+		}
+	} else {
+		pj_convert_f32(r->src_type, s, buf, ne);
+	}
+}
+
+static void note_bad(qrun *r, int64_t index, float v)
+{
+	pthread_mutex_lock(&r->mu);
+	if (r->bad_index < 0 || index < r->bad_index) {
+		r->bad_index = index;
+		r->bad_value = v;
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void *qrun_worker(void *arg)
+{
+	qrun *r = arg;
+	float *buf = NULL;
+	if (!direct_f32(r)) {
+		buf = malloc((size_t)(r->chunk_rows * r->n_per_row) * sizeof *buf);
+		if (!buf) {
+			pthread_mutex_lock(&r->mu);
+			r->oom = true;
+			pthread_mutex_unlock(&r->mu);
+			return NULL;
+		}
+	}
+	for (;;) {
+		const int64_t r0 = __atomic_fetch_add(&r->next, r->chunk_rows, __ATOMIC_RELAXED);
+		if (r0 >= r->nrows)
+			break;
+		const int64_t n = PJ_MIN(r->chunk_rows, r->nrows - r0);
+		const float *x;
+		if (buf) {
+			decode_rows(r, r0, n, buf);
+			x = buf;
+		} else {
+			x = (const float *)(const void *)(r->src + (size_t)r0 * r->src_row_bytes);
+		}
+		if (r->check_finite) {
+			const int64_t ne = n * r->n_per_row;
+			int64_t i = 0;
+			while (i < ne && isfinite(x[i]))
+				i++;
+			if (i < ne) {
+				note_bad(r, r0 * r->n_per_row + i, x[i]);
+				continue;          /* the call fails; skip the kernel */
+			}
+		}
+		for (int64_t k = 0; k < n; k++)
+			r->q->quantize_row(x + k * r->n_per_row, r->dst + (size_t)(r0 + k) * r->row_size, r->n_per_row, r->qw);
+	}
+	free(buf);
 	return NULL;
 }
 
-#define PJ_QMAX_THREADS 64
-
-pj_status pj_quantize_rows(pj_dtype t, const float *src, void *dst, int64_t nrows, int64_t n_per_row,
-                           const float *imatrix, unsigned nthreads, const char *what, pj_error *err)
+pj_status pj_quantize_rows_from(pj_dtype t, pj_dtype src_type, const void *src, void *dst, int64_t nrows,
+                                int64_t n_per_row, const float *imatrix, unsigned nthreads, const char *what,
+                                pj_error *err)
 {
 	const char *name = what ? what : "tensor";
 	const pj_qtype *q = pj_qtype_get(t);
 	if (!q)
 		return pj_fail(err, PJ_EUNSUPPORTED, "%s: cannot quantize to %s (no kernel for that type)", name,
 		               pj_dtype_name(t));
+	if (!pj_convert_supported(src_type))
+		return pj_fail(err, PJ_EUNSUPPORTED, "%s: cannot read %s source rows", name, pj_dtype_name(src_type));
 	if (nrows < 0 || n_per_row <= 0)
 		return pj_fail(err, PJ_EUSAGE, "%s: bad shape (%lld rows of %lld)", name, (long long)nrows,
 		               (long long)n_per_row);
@@ -106,47 +194,54 @@ pj_status pj_quantize_rows(pj_dtype t, const float *src, void *dst, int64_t nrow
 		               name, (long long)n_per_row, q->name, q->block);
 	if (q->requires_imatrix && !imatrix)
 		return pj_fail(err, PJ_EUSAGE, "%s: %s requires an importance matrix", name, q->name);
-	if (q->block > 1) {
+	if (q->block > 1 && imatrix)
+		for (int64_t i = 0; i < n_per_row; i++)
+			if (!isfinite(imatrix[i]))
+				return pj_fail(err, PJ_EFORMAT, "%s: importance weight %lld is not finite", name, (long long)i);
+	uint64_t esz = 0;
+	pj_dtype_bytes(src_type, 1, &esz);
+
+	qrun r = {
+		.q = q, .src_type = src_type, .src = src, .src_row_bytes = (size_t)esz * (size_t)n_per_row,
+		.dst = dst, .nrows = nrows, .n_per_row = n_per_row,
+		.chunk_rows = PJ_MAX((int64_t)1, QCHUNK_ELEMS / n_per_row),
+		.row_size = pj_qtype_row_size(t, n_per_row), .qw = q->uses_imatrix ? imatrix : NULL,
 		/* a non-finite input makes a NaN/Inf scale, which llama.cpp's row
 		 * validation rejects after the fact; refuse it up front */
-		const int64_t total = nrows * n_per_row;
-		for (int64_t i = 0; i < total; i++)
-			if (!isfinite(src[i]))
-				return pj_fail(err, PJ_EFORMAT,
-				               "%s: non-finite value (%g) at row %lld, column %lld; cannot quantize to %s",
-				               name, (double)src[i], (long long)(i / n_per_row), (long long)(i % n_per_row),
-				               q->name);
-		if (imatrix)
-			for (int64_t i = 0; i < n_per_row; i++)
-				if (!isfinite(imatrix[i]))
-					return pj_fail(err, PJ_EFORMAT, "%s: importance weight %lld is not finite", name,
-					               (long long)i);
-	}
-	const size_t row_size = pj_qtype_row_size(t, n_per_row);
-	const float *qw = q->uses_imatrix ? imatrix : NULL;
+		.check_finite = q->block > 1, .next = 0, .bad_index = -1,
+	};
+	pthread_mutex_init(&r.mu, NULL);
 
+	const int64_t nchunks = (nrows + r.chunk_rows - 1) / r.chunk_rows;
 	unsigned nt = nthreads < 1 ? 1 : nthreads;
 	if (nt > PJ_QMAX_THREADS)
 		nt = PJ_QMAX_THREADS;
-	if ((int64_t)nt > nrows)
-		nt = nrows > 0 ? (unsigned)nrows : 1;
+	if ((int64_t)nt > nchunks)
+		nt = nchunks > 0 ? (unsigned)nchunks : 1;
 
-	qjob jobs[PJ_QMAX_THREADS];
 	pthread_t tid[PJ_QMAX_THREADS];
 	bool started[PJ_QMAX_THREADS] = { false };
-	for (unsigned i = 0; i < nt; i++) {
-		jobs[i] = (qjob){ q, src, dst, nrows * i / nt, nrows * (i + 1) / nt, n_per_row, row_size, qw };
-	}
 	for (unsigned i = 1; i < nt; i++)
-		started[i] = pthread_create(&tid[i], NULL, qjob_thread, &jobs[i]) == 0;
-	run_rows(&jobs[0]);
-	for (unsigned i = 1; i < nt; i++) {
+		started[i] = pthread_create(&tid[i], NULL, qrun_worker, &r) == 0;
+	qrun_worker(&r);           /* a thread that failed to start leaves its chunks to the others */
+	for (unsigned i = 1; i < nt; i++)
 		if (started[i])
 			pthread_join(tid[i], NULL);
-		else
-			run_rows(&jobs[i]);      /* no thread: do it here */
-	}
+	pthread_mutex_destroy(&r.mu);
+
+	if (r.bad_index >= 0)
+		return pj_fail(err, PJ_EFORMAT, "%s: non-finite value (%g) at row %lld, column %lld; cannot quantize to %s",
+		               name, (double)r.bad_value, (long long)(r.bad_index / n_per_row),
+		               (long long)(r.bad_index % n_per_row), q->name);
+	if (r.oom)
+		return pj_fail(err, PJ_ENOMEM, "%s: out of memory for the conversion buffers", name);
 	return PJ_OK;
+}
+
+pj_status pj_quantize_rows(pj_dtype t, const float *src, void *dst, int64_t nrows, int64_t n_per_row,
+                           const float *imatrix, unsigned nthreads, const char *what, pj_error *err)
+{
+	return pj_quantize_rows_from(t, PJ_DT_F32, src, dst, nrows, n_per_row, imatrix, nthreads, what, err);
 }
 
 pj_status pj_dequantize_rows(pj_dtype t, const void *src, float *dst, int64_t nrows, int64_t n_per_row,

@@ -51,6 +51,14 @@ size_t pj_qtype_row_size(pj_dtype t, int64_t n_per_row);
 pj_status pj_quantize_rows(pj_dtype t, const float *src, void *dst, int64_t nrows, int64_t n_per_row,
                            const float *imatrix, unsigned nthreads, const char *what, pj_error *err);
 
+/* The same from rows stored as src_type (any type pj_convert_supported()
+ * accepts: F32, F16, BF16, ...), decoded chunk by chunk inside the worker
+ * threads instead of into one f32 copy of the whole matrix.  Same bytes as
+ * decoding first and calling pj_quantize_rows(). */
+pj_status pj_quantize_rows_from(pj_dtype t, pj_dtype src_type, const void *src, void *dst, int64_t nrows,
+                                int64_t n_per_row, const float *imatrix, unsigned nthreads, const char *what,
+                                pj_error *err);
+
 /* Dequantizes nrows rows back to floats. */
 pj_status pj_dequantize_rows(pj_dtype t, const void *src, float *dst, int64_t nrows, int64_t n_per_row,
                              pj_error *err);
