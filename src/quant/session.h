@@ -261,6 +261,12 @@ size_t pj_session_candidates(const pj_session *s, size_t t, pj_scand *out, size_
 void pj_session_stats(const pj_session *s, size_t t, pj_tstats *out);
 
 #define PJ_SAGG_MAX 8
+typedef struct pj_sagg_label {
+	char label[40];              /* "Q4_K", or an expert's types "Q4_K+Q6_K" */
+	uint32_t count;
+	uint64_t bytes;
+} pj_sagg_label;
+
 typedef struct pj_sagg {
 	size_t n_tensors;
 	int n_experts;               /* experts summarised (expert aggregates), else 0 */
@@ -269,11 +275,7 @@ typedef struct pj_sagg {
 	size_t n_estimated;          /* tensors whose loss is from the prior */
 	size_t n_units;              /* experts, or tensors */
 	size_t n_labels;
-	struct {
-		char label[40];      /* "Q4_K", or an expert's types "Q4_K+Q6_K" */
-		uint32_t count;
-		uint64_t bytes;
-	} labels[PJ_SAGG_MAX];       /* most frequent first; the rest under "other" */
+	pj_sagg_label labels[PJ_SAGG_MAX]; /* most frequent first; the rest under "other" */
 } pj_sagg;
 
 /* Tensors by catalog index. */
@@ -283,8 +285,10 @@ void pj_session_agg_layer(const pj_session *s, int comp, int layer, pj_sagg *out
 /* The routed experts of a layer, counted per expert (a stacked tensor counts
  * once per expert it holds). */
 void pj_session_agg_experts(const pj_session *s, int comp, int layer, pj_sagg *out);
-/* "128 experts: 96xQ4_K 32xQ8_0, 1.2 GiB" / "7 tensors: 5xQ4_K 2xQ6_K, 80 MiB". */
+/* "128 experts: 96×Q4_K 32×Q8_0, 1.2 GiB" / "7 tensors: 5×Q4_K 2×Q6_K, 80 MiB"
+ * (UTF-8 multiplication sign; ascii: "96xQ4_K"). */
 const char *pj_sagg_summary(const pj_sagg *a, char *buf, size_t len);
+const char *pj_sagg_summary_ex(const pj_sagg *a, bool ascii, char *buf, size_t len);
 
 typedef struct pj_stotals {
 	uint64_t src_bytes, out_bytes, n_elements;
