@@ -141,7 +141,7 @@ int pj_check_main(const pj_check_opts *o)
 	                    .threads = o->threads > 0 ? (unsigned)o->threads : 1 };
 	pj_eval_model_bos(m, &eo.bos);
 	pj_eval_pure pure = { type, eo.threads };
-	const pj_fwd_weights w = { pj_eval_pure_load, &pure };
+	const pj_fwd_weights w = { pj_eval_pure_load, &pure, pj_eval_pure_key };
 	pj_eval_result r;
 	pj_status st = pj_eval_run(m, ids, n_ids, &w, &eo, &r, &err);
 	int rc = PJ_EXIT_OK;

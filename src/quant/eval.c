@@ -15,6 +15,8 @@
 
 #include "hfconfig.h"
 #include "quant/forward_int.h"
+#include "quant/check_session.h"
+#include "quant/eval_int.h"
 #include "quant/qtypes.h"
 
 /* ---- BOS ------------------------------------------------------------------------ */
@@ -124,6 +126,13 @@ pj_status pj_eval_pure_load(void *ctx, pj_model *m, const pj_tensor *t, float *d
 		st = pj_dequantize_rows(q, buf, dst, rows, cols, err);
 	free(buf);
 	return st;
+}
+
+uint64_t pj_eval_pure_key(void *ctx, const pj_tensor *t)
+{
+	const pj_eval_pure *p = ctx;
+	const pj_dtype q = pj_eval_pure_type(p->type, t);
+	return q == PJ_DT_F32 ? pj_fwd_source_key(NULL, t) : pj_fwd_type_key(t, q, false);
 }
 
 /* ---- per-position statistics ------------------------------------------------------- */
@@ -241,7 +250,7 @@ static void summarize(const sums *s, double *kld, pj_eval_result *r)
 /* ---- the run ----------------------------------------------------------------------------- */
 
 /* The chunked token stream, BOS rules applied (see eval.h). */
-static int32_t *make_chunks(const int32_t *ids, size_t n_ids, const pj_eval_opts *o, size_t *n_chunks)
+int32_t *pj_eval_chunks(const int32_t *ids, size_t n_ids, const pj_eval_opts *o, size_t *n_chunks)
 {
 	const size_t ctx = (size_t)o->n_ctx, lead = o->bos >= 0 ? 1 : 0;
 	size_t n = (n_ids + lead) / ctx;
@@ -257,92 +266,61 @@ static int32_t *make_chunks(const int32_t *ids, size_t n_ids, const pj_eval_opts
 	return c;
 }
 
-static pj_status both_hidden(pj_fwd *f, const int32_t *tok, size_t n_chunks, const pj_fwd_weights *plan,
-                             const pj_eval_opts *o, float *hb, float *hp, pj_error *err)
+/* ---- accumulation (shared with check_session.c) ------------------------------------ */
+
+void pj_eval_acc_init(pj_eval_acc *a, size_t n_max)
 {
-	pj_fwd_opts fo = { .weights = NULL, .progress = o->progress };
-	pj_status st = pj_fwd_hidden(f, tok, n_chunks, (size_t)o->n_ctx, &fo, hb, err);
-	if (st)
-		return st;
-	if (!plan) {
-		memcpy(hp, hb, sizeof(float) * n_chunks * (size_t)o->n_ctx * (size_t)f->c.hidden);
-		return PJ_OK;
+	memset(a, 0, sizeof *a);
+	a->kld = pj_xmalloc(sizeof(double) * (n_max ? n_max : 1));
+	a->ps = NULL;
+}
+
+void pj_eval_acc_free(pj_eval_acc *a)
+{
+	free(a->kld);
+	free(a->ps);
+	memset(a, 0, sizeof *a);
+}
+
+void pj_eval_acc_rows(pj_fwd *f, pj_eval_acc *a, const float *lb, const float *lp, const int32_t *next, size_t n)
+{
+	sums *s = (sums *)a->s;
+	_Static_assert(sizeof a->s >= sizeof(sums), "pj_eval_acc.s holds the sums");
+	a->ps = pj_xrealloc(a->ps, sizeof(pos_stat) * (n ? n : 1));
+	pos_stat *ps = a->ps;
+	stat_op so = { lb, lp, next, (size_t)f->c.vocab, ps };
+	fwd_par_for(f, n, stat_range, &so);
+	/* sums in position order: the same figures for any thread count */
+	for (size_t i = 0; i < n; i++) {
+		const pos_stat *p = &ps[i];
+		s->nll += p->nll_plan;
+		s->nll2 += p->nll_plan * p->nll_plan;
+		s->nllb += p->nll_base;
+		s->nllb2 += p->nll_base * p->nll_base;
+		s->nll_nllb += p->nll_plan * p->nll_base;
+		s->kld += p->kld;
+		s->kld2 += p->kld * p->kld;
+		s->dp2 += p->dp * p->dp;
+		s->dp4 += p->dp * p->dp * p->dp * p->dp;
+		s->same += p->same_top;
+		a->kld[s->n++] = p->kld;
 	}
-	fo.weights = plan;
-	return pj_fwd_hidden(f, tok, n_chunks, (size_t)o->n_ctx, &fo, hp, err);
+}
+
+void pj_eval_acc_finish(pj_eval_acc *a, pj_eval_result *r)
+{
+	summarize((const sums *)a->s, a->kld, r);
 }
 
 pj_status pj_eval_run(pj_model *m, const int32_t *ids, size_t n_ids, const pj_fwd_weights *plan,
                       const pj_eval_opts *o, pj_eval_result *r, pj_error *err)
 {
 	memset(r, 0, sizeof *r);
-	if (o->n_ctx < 4)
-		return pj_fail(err, PJ_EUSAGE, "context of %d tokens is too short (at least 4)", o->n_ctx);
-	size_t n_chunks;
-	int32_t *tok = make_chunks(ids, n_ids, o, &n_chunks);
-	if (!n_chunks) {
-		free(tok);
-		return pj_fail(err, PJ_EUSAGE, "%zu tokens make no chunk of %d tokens", n_ids, o->n_ctx);
-	}
-	pj_fwd *f = NULL;
-	pj_status st = pj_fwd_open(m, o->threads, &f, err);
-	if (st) {
-		free(tok);
-		return st;
-	}
-	const size_t ctx = (size_t)o->n_ctx, d = (size_t)f->c.hidden, V = (size_t)f->c.vocab;
-	const size_t first = ctx / 2, ns = ctx - 1 - first;
-	float *hb = pj_xmalloc(sizeof(float) * n_chunks * ctx * d);
-	float *hp = pj_xmalloc(sizeof(float) * n_chunks * ctx * d);
-	pj_fwd_head *head_b = NULL, *head_p = NULL;
-	st = both_hidden(f, tok, n_chunks, plan, o, hb, hp, err);
+	pj_check_session_opts so = { .eval = *o, .cache_ram = SIZE_MAX };
+	pj_check_session *s = NULL;
+	pj_status st = pj_check_session_open(m, ids, n_ids, &so, &s, err);
 	if (!st)
-		st = pj_fwd_head_load(f, NULL, &head_b, err);
-	if (!st && plan)
-		st = pj_fwd_head_load(f, plan, &head_p, err);
-	for (size_t i = 0; !st && i < n_chunks * ctx; i++)
-		if (tok[i] < 0 || (size_t)tok[i] >= V)
-			st = pj_fail(err, PJ_EUSAGE, "token id %d outside the vocabulary", tok[i]);
-	if (!st) {
-		float *lb = pj_xmalloc(sizeof(float) * ns * V), *lp = pj_xmalloc(sizeof(float) * ns * V);
-		pos_stat *ps = pj_xmalloc(sizeof *ps * ns);
-		double *kld = pj_xmalloc(sizeof(double) * n_chunks * ns);
-		sums s = { 0 };
-		for (size_t c = 0; c < n_chunks; c++) {
-			const size_t row = c * ctx + first;
-			pj_fwd_logits(f, head_b, hb + row * d, ns, lb);
-			pj_fwd_logits(f, head_p ? head_p : head_b, hp + row * d, ns, lp);
-			stat_op so = { lb, lp, tok + row + 1, V, ps };
-			fwd_par_for(f, ns, stat_range, &so);
-			/* sums in position order: the same figures for any thread count */
-			for (size_t i = 0; i < ns; i++) {
-				const pos_stat *p = &ps[i];
-				s.nll += p->nll_plan;
-				s.nll2 += p->nll_plan * p->nll_plan;
-				s.nllb += p->nll_base;
-				s.nllb2 += p->nll_base * p->nll_base;
-				s.nll_nllb += p->nll_plan * p->nll_base;
-				s.kld += p->kld;
-				s.kld2 += p->kld * p->kld;
-				s.dp2 += p->dp * p->dp;
-				s.dp4 += p->dp * p->dp * p->dp * p->dp;
-				s.same += p->same_top;
-				kld[s.n++] = p->kld;
-			}
-		}
-		summarize(&s, kld, r);
-		r->n_chunks = n_chunks;
-		r->n_ctx = ctx;
-		free(lb);
-		free(lp);
-		free(ps);
-		free(kld);
-	}
-	pj_fwd_head_free(head_b);
-	pj_fwd_head_free(head_p);
-	free(hb);
-	free(hp);
-	free(tok);
-	pj_fwd_free(f);
+		st = pj_check_session_run(s, plan, r, err);
+	pj_check_session_free(s);
 	return st;
 }

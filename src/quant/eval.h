@@ -52,6 +52,11 @@ typedef struct pj_eval_result {
 	double kld_mean, kld_stderr, kld_max, kld_p99_9, kld_p99, kld_p95, kld_median;
 	double top1_agreement, top1_err; /* fractions */
 	double rms_dp, rms_dp_err;       /* probability units (not %) */
+	/* MoE models: the fraction of (token, MoE layer) pairs whose top-k
+	 * expert set differs between base and plan (every token of every
+	 * chunk, scored or not); details per layer in check_session.h */
+	bool moe;
+	double flip_rate;
 } pj_eval_result;
 
 /* The model's BOS rule: *bos = its BOS id when the vocabulary adds BOS,
@@ -74,6 +79,7 @@ typedef struct pj_eval_pure {
 	unsigned threads;
 } pj_eval_pure;
 pj_status pj_eval_pure_load(void *ctx, pj_model *m, const pj_tensor *t, float *dst, pj_error *err);
+uint64_t pj_eval_pure_key(void *ctx, const pj_tensor *t);
 /* The type the pure plan gives t (its source type when it stays as is). */
 pj_dtype pj_eval_pure_type(pj_dtype type, const pj_tensor *t);
 

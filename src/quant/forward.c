@@ -562,6 +562,8 @@ void pj_fwd_free(pj_fwd *f)
 		return;
 	pj_pool_free(f->pool);
 	free(f->c.window);
+	free(f->cs_global);
+	free(f->cs_local);
 	free(f);
 }
 
@@ -591,6 +593,22 @@ pj_status pj_fwd_load_source(void *ctx, pj_model *m, const pj_tensor *t, float *
 		}
 	}
 	return pj_convert_rows_f32(t->dtype, src, dst, pj_tensor_nrows(t), t->ne[0], t->name, err);
+}
+
+/* Keys: the type the values were rounded through in the low bits, bit 16
+ * for importance weights, bit 17 for "the source as it is" (a source in
+ * Q8_0 and a round trip through Q8_0 are different values). */
+uint64_t pj_fwd_source_key(void *ctx, const pj_tensor *t)
+{
+	(void)ctx;
+	return (1ull << 17) | (uint64_t)t->dtype;
+}
+
+uint64_t pj_fwd_type_key(const pj_tensor *t, pj_dtype type, bool imatrix)
+{
+	if (type == t->dtype)
+		return pj_fwd_source_key(NULL, t);
+	return (uint64_t)type | (imatrix ? 1ull << 16 : 0);
 }
 
 static pj_status load_one(pj_fwd *f, const pj_fwd_weights *w, const pj_tensor *t, float **out, pj_error *err)
@@ -801,16 +819,113 @@ static void progress(const pj_fwd_opts *o)
 		pj_progress_add(o->progress, 1, 0);
 }
 
+static const pj_fwd_weights SOURCE = { pj_fwd_load_source, NULL, pj_fwd_source_key };
+
+pj_status pj_fwd_embed(pj_fwd *f, const pj_fwd_weights *w, const int32_t *ids, size_t n_tok, float *x,
+                       pj_error *err)
+{
+	return embed(f, w ? w : &SOURCE, ids, n_tok, x, err);
+}
+
+/* The rope tables are the same for every layer: made once per n_ctx. */
+static void rope_tables(pj_fwd *f, size_t n_ctx)
+{
+	if (f->cs_global && f->cs_ctx == n_ctx)
+		return;
+	free(f->cs_global);
+	free(f->cs_local);
+	const int rot = f->c.kv_lora ? f->c.rope_dim : f->c.rot_dim;
+	f->cs_global = fwd_rope_table(&f->c.rope_global, rot, n_ctx);
+	f->cs_local = f->c.has_local_rope ? fwd_rope_table(&f->c.rope_local, rot, n_ctx) : NULL;
+	f->cs_ctx = n_ctx;
+}
+
+pj_status pj_fwd_layer(pj_fwd *f, const pj_fwd_weights *w, int layer, float *x, size_t n_seq, size_t n_ctx,
+                       int32_t *route, pj_error *err)
+{
+	if (layer < 0 || layer >= f->c.n_layers)
+		return pj_fail(err, PJ_EUSAGE, "no text block %d", layer);
+	rope_tables(f, n_ctx);
+	fwd_layer L;
+	pj_status st = layer_find(f, layer, &L, err);
+	if (!st)
+		st = layer_load(f, w ? w : &SOURCE, &L, err);
+	L.route = route;
+	const float *cs = f->c.window[layer] && f->cs_local ? f->cs_local : f->cs_global;
+	if (!st)
+		st = layer_forward(f, &L, layer, x, n_seq, n_ctx, cs, err);
+	layer_free(&L);
+	return st;
+}
+
+pj_status pj_fwd_final_norm(pj_fwd *f, const pj_fwd_weights *w, const float *x, size_t n_tok, float *out,
+                            pj_error *err)
+{
+	fwd_layer G;
+	pj_status st = layer_find(f, -1, &G, err);
+	if (!st && !G.t[PJ_ROLE_OUTPUT_NORM])
+		st = pj_fail(err, PJ_EFORMAT, "%s: no final norm tensor", f->m->name);
+	float *nw = NULL;
+	if (!st)
+		st = load_one(f, w ? w : &SOURCE, G.t[PJ_ROLE_OUTPUT_NORM], &nw, err);
+	if (!st)
+		fwd_rmsnorm(f, x, out, n_tok, (size_t)f->c.hidden, (size_t)f->c.hidden, nw);
+	free(nw);
+	return st;
+}
+
+static bool has_role(const pj_fwd *f, int layer, pj_role r)
+{
+	const pj_catalog *cat = &f->m->cat;
+	for (size_t i = 0; i < cat->n; i++)
+		if (cat->t[i].comp == PJ_COMP_TEXT && cat->t[i].layer == layer && cat->t[i].role == r)
+			return true;
+	return false;
+}
+
+size_t pj_fwd_stage_tensors(pj_fwd *f, int stage, const pj_tensor **out, size_t max)
+{
+	const bool tied = !has_role(f, -1, PJ_ROLE_OUTPUT);
+	const pj_catalog *cat = &f->m->cat;
+	const bool model_level = stage < 0 || stage >= f->c.n_layers;
+	size_t n = 0;
+	for (size_t i = 0; i < cat->n; i++) {
+		const pj_tensor *t = &cat->t[i];
+		if (t->comp != PJ_COMP_TEXT)
+			continue;
+		if (model_level) {
+			if (t->layer != -1)
+				continue;
+			/* the embedding stage reads the embedding; the last one the
+			 * final norm and the head (the embedding again when tied) */
+			const bool head = t->role == PJ_ROLE_OUTPUT_NORM || t->role == PJ_ROLE_OUTPUT;
+			const bool emb = t->role == PJ_ROLE_TOKEN_EMBD;
+			if (stage < 0 ? !emb : !(head || (emb && tied)))
+				continue;
+		} else if (t->layer != stage) {
+			continue;
+		}
+		if (n < max)
+			out[n] = t;
+		n++;
+	}
+	return n;
+}
+
+int pj_fwd_n_experts(const pj_fwd *f) { return f->c.n_experts; }
+int pj_fwd_top_k(const pj_fwd *f) { return f->c.n_experts > 0 ? f->c.top_k : 0; }
+
+bool pj_fwd_layer_is_moe(pj_fwd *f, int layer)
+{
+	return has_role(f, layer, PJ_ROLE_ROUTER);
+}
+
 pj_status pj_fwd_hidden(pj_fwd *f, const int32_t *ids, size_t n_seq, size_t n_ctx, const pj_fwd_opts *o,
                         float *out, pj_error *err)
 {
-	static const pj_fwd_weights source = { pj_fwd_load_source, NULL };
-	const pj_fwd_weights *w = o && o->weights ? o->weights : &source;
-	const size_t n_tok = n_seq * n_ctx, d = (size_t)f->c.hidden;
-	float *x = pj_xmalloc(sizeof(float) * (n_tok ? n_tok : 1) * d);
-	const int rot_std = f->c.kv_lora ? f->c.rope_dim : f->c.rot_dim;
-	float *cs_global = fwd_rope_table(&f->c.rope_global, rot_std, n_ctx);
-	float *cs_local = f->c.has_local_rope ? fwd_rope_table(&f->c.rope_local, rot_std, n_ctx) : NULL;
+	const pj_fwd_weights *w = o && o->weights ? o->weights : &SOURCE;
+	const size_t n_tok = n_seq * n_ctx;
+	float *x = pj_xmalloc(sizeof(float) * (n_tok ? n_tok : 1) * (size_t)f->c.hidden);
 	pj_status st = embed(f, w, ids, n_tok, x, err);
 	progress(o);
 	for (int l = 0; !st && l < f->c.n_layers; l++) {
@@ -818,30 +933,11 @@ pj_status pj_fwd_hidden(pj_fwd *f, const int32_t *ids, size_t n_seq, size_t n_ct
 			st = pj_fail(err, PJ_ECANCELED, "cancelled");
 			break;
 		}
-		fwd_layer L;
-		st = layer_find(f, l, &L, err);
-		if (!st)
-			st = layer_load(f, w, &L, err);
-		const float *cs = f->c.window[l] && cs_local ? cs_local : cs_global;
-		if (!st)
-			st = layer_forward(f, &L, l, x, n_seq, n_ctx, cs, err);
-		layer_free(&L);
+		st = pj_fwd_layer(f, w, l, x, n_seq, n_ctx, NULL, err);
 		progress(o);
 	}
-	if (!st) {
-		fwd_layer G;
-		st = layer_find(f, -1, &G, err);
-		if (!st && !G.t[PJ_ROLE_OUTPUT_NORM])
-			st = pj_fail(err, PJ_EFORMAT, "%s: no final norm tensor", f->m->name);
-		float *nw = NULL;
-		if (!st)
-			st = load_one(f, w, G.t[PJ_ROLE_OUTPUT_NORM], &nw, err);
-		if (!st)
-			fwd_rmsnorm(f, x, out, n_tok, d, d, nw);
-		free(nw);
-	}
-	free(cs_global);
-	free(cs_local);
+	if (!st)
+		st = pj_fwd_final_norm(f, w, x, n_tok, out, err);
 	free(x);
 	return st;
 }
@@ -854,7 +950,6 @@ struct pj_fwd_head {
 
 pj_status pj_fwd_head_load(pj_fwd *f, const pj_fwd_weights *w, pj_fwd_head **out, pj_error *err)
 {
-	static const pj_fwd_weights source = { pj_fwd_load_source, NULL };
 	*out = NULL;
 	fwd_layer G;
 	pj_status st = layer_find(f, -1, &G, err);
@@ -868,7 +963,7 @@ pj_status pj_fwd_head_load(pj_fwd *f, const pj_fwd_weights *w, pj_fwd_head **out
 		return pj_fail(err, PJ_EFORMAT, "%s: %lld x %lld, expected %d x %d", t->name, (long long)t->ne[0],
 		               (long long)t->ne[1], f->c.hidden, f->c.vocab);
 	pj_fwd_head *h = pj_xcalloc(1, sizeof *h);
-	st = load_one(f, w ? w : &source, t, &h->w, err);
+	st = load_one(f, w ? w : &SOURCE, t, &h->w, err);
 	if (st) {
 		free(h);
 		return st;

@@ -24,9 +24,11 @@
 #ifndef PJ_FORWARD_H
 #define PJ_FORWARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dtype.h"
 #include "error.h"
 #include "model.h"
 #include "quant/pool.h"
@@ -37,7 +39,20 @@
 typedef struct pj_fwd_weights {
 	pj_status (*load)(void *ctx, pj_model *m, const pj_tensor *t, float *dst, pj_error *err);
 	void *ctx;
+	/* Optional: a value that identifies what load() gives for t, equal
+	 * for equal values (the type it is rounded through, and whether
+	 * importance weights shaped it): a check session reuses cached
+	 * activations of layers whose keys did not change.  NULL: never
+	 * reused.  The source's key is pj_fwd_source_key(). */
+	uint64_t (*key)(void *ctx, const pj_tensor *t);
 } pj_fwd_weights;
+
+/* The key of the source values of t; a provider that passes t through
+ * unchanged must give this key for it. */
+uint64_t pj_fwd_source_key(void *ctx, const pj_tensor *t);
+/* The key of t rounded through `type` (a quantized round trip), with or
+ * without importance weights. */
+uint64_t pj_fwd_type_key(const pj_tensor *t, pj_dtype type, bool imatrix);
 
 /* The source weights, decoded (BF16/F16/F32/FP8 with block scales/quantized
  * GGUF types).  ctx is unused. */
@@ -66,6 +81,30 @@ typedef struct pj_fwd_opts {
  * hidden states, ready for the output head. */
 pj_status pj_fwd_hidden(pj_fwd *f, const int32_t *ids, size_t n_seq, size_t n_ctx, const pj_fwd_opts *o,
                         float *out, pj_error *err);
+
+/* ---- one stage at a time (check sessions cache what enters each layer) ---- */
+
+/* x[n_tok][hidden] = the (scaled) token embeddings of ids. */
+pj_status pj_fwd_embed(pj_fwd *f, const pj_fwd_weights *w, const int32_t *ids, size_t n_tok, float *x,
+                       pj_error *err);
+/* Runs text block `layer` in place on x (n_seq sequences of n_ctx tokens).
+ * route: NULL, or n_seq * n_ctx * top_k expert ids receiving each token's
+ * selected experts (in selection order) when the layer is an MoE layer;
+ * left untouched otherwise. */
+pj_status pj_fwd_layer(pj_fwd *f, const pj_fwd_weights *w, int layer, float *x, size_t n_seq, size_t n_ctx,
+                       int32_t *route, pj_error *err);
+/* out = the final norm of x (out may equal x). */
+pj_status pj_fwd_final_norm(pj_fwd *f, const pj_fwd_weights *w, const float *x, size_t n_tok, float *out,
+                            pj_error *err);
+/* The tensors the stage reads: layer -1 the embedding, 0..n-1 a block,
+ * n_layers the final norm and the output head.  Returns how many (all of
+ * them, even when more than max). */
+size_t pj_fwd_stage_tensors(pj_fwd *f, int stage, const pj_tensor **out, size_t max);
+/* MoE: experts per layer and selected per token (0 for dense models);
+ * whether a block routes (has a router). */
+int pj_fwd_n_experts(const pj_fwd *f);
+int pj_fwd_top_k(const pj_fwd *f);
+bool pj_fwd_layer_is_moe(pj_fwd *f, int layer);
 
 /* The output head (lm_head, or the tied embedding), loaded once. */
 typedef struct pj_fwd_head pj_fwd_head;

@@ -316,6 +316,8 @@ static pj_status ffn_moe(pj_fwd *f, const fwd_layer *L, const float *h, size_t n
 	fwd_matmul(f, h, n_tok, d, L->w[PJ_ROLE_ROUTER], NULL, E, lg, E);
 	route_op ro = { c, lg, L->w[PJ_ROLE_EXP_SCORE_BIAS], sel, wt };
 	fwd_par_for(f, n_tok, route_range, &ro);
+	for (size_t i = 0; L->route && i < n_tok * K; i++)
+		L->route[i] = sel[i];
 
 	memset(out, 0, sizeof(float) * n_tok * d);
 	size_t *idx = pj_xmalloc(sizeof(size_t) * (n_tok ? n_tok : 1));

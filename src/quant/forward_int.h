@@ -71,6 +71,7 @@ typedef struct fwd_layer {
 	float *estack[FWD_NEXP];          /* backing store of a stacked tensor */
 	bool stacked[FWD_NEXP];
 	int n_experts;
+	int32_t *route;                   /* NULL, or [n_tok][top_k]: the selected experts */
 } fwd_layer;
 
 struct pj_fwd {
@@ -78,6 +79,9 @@ struct pj_fwd {
 	fwd_cfg c;
 	pj_pool *pool;
 	unsigned threads;
+	/* rope tables for the last context length asked for */
+	float *cs_global, *cs_local;
+	size_t cs_ctx;
 };
 
 /* ---- threaded kernels (forward.c) ------------------------------------------ */
