@@ -337,6 +337,18 @@ static void test_selection(pj_session *s, const char *label)
 	   pj_session_n_tagged(s));
 	free(re);
 
+	/* all experts of a layer: the projection names become one alternation */
+	pj_session_tag_experts(s, PJ_COMP_TEXT, L, PJ_TAG_SET);
+	re = pj_session_selection_regex(s);
+	char wre[200];
+	if (m->format == PJ_FMT_GGUF)
+		snprintf(wre, sizeof wre, "^blk\\.%d\\.(ffn_down_exps|ffn_gate_exps|ffn_up_exps)\\.weight$", L);
+	else
+		snprintf(wre, sizeof wre,
+		         "^model\\.layers\\.%d\\.mlp\\.experts\\.[0-9]+\\.(down_proj|gate_proj|up_proj)\\.weight$", L);
+	is_str(re, wre, "%s: all experts of layer %d as one pattern", label, L);
+	free(re);
+
 	/* a scattered selection still round-trips */
 	pj_session_tag_clear(s);
 	for (size_t t = 0; t < m->cat.n; t += 7)

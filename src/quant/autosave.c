@@ -58,6 +58,8 @@ typedef struct wbuf {
 
 static void w_raw(wbuf *w, const void *p, size_t n)
 {
+	if (!n)
+		return;
 	if (w->n + n > w->cap) {
 		w->cap = (w->n + n) * 2 + 256;
 		w->b = pj_xrealloc(w->b, w->cap);

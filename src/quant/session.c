@@ -981,12 +981,7 @@ pj_status pj_session_apply_preset(pj_session *s, const char *base, unsigned flag
 {
 	if (!base || !*base)
 		return pj_fail(err, PJ_EUSAGE, "preset: empty name");
-	/* validate first: an unknown name changes nothing */
-	pj_plan tmp;
-	pj_status rc = pj_plan_init(&tmp, s->m, base, s->has_im, err);
-	if (rc)
-		return rc;
-	pj_plan_free(&tmp);
+	/* an unknown name fails in base_set(), before anything changes */
 	sess_step st = { 0 };
 	size_t cap = 0;
 	st.base_old = pj_xstrdup(s->plan.base);
@@ -1109,12 +1104,15 @@ pj_status pj_session_rule_move(pj_session *s, size_t from, size_t to, pj_error *
 
 /* ---- rule from the selection -------------------------------------------------------- */
 
-/* A name as tokens: literal text and decimal numbers, alternating.  A
- * pattern is the same with each number field either one value or a set of
- * values (an alternation) or "any number". */
+/* A name as tokens: decimal numbers, '.' and the text between.  A pattern
+ * is a token list where a number field may hold a set of values (or "any
+ * number") and a text field a set of alternatives; merging two patterns
+ * that differ in one field only keeps the match exact: X(a|b)Y matches
+ * XaY and XbY and nothing else. */
 typedef struct pfield {
 	bool num;
-	char *text;          /* literal (not a number field) */
+	char **texts;        /* text field: sorted alternatives */
+	size_t n_texts;
 	long *vals;          /* number field: sorted values */
 	size_t n_vals;
 	bool any;            /* [0-9]+ */
@@ -1133,15 +1131,20 @@ static void pat_parse(const char *name, pat *p)
 	while (*c) {
 		size_t k = 0;
 		const bool num = *c >= '0' && *c <= '9';
-		while (c[k] && ((c[k] >= '0' && c[k] <= '9') == num))
-			k++;
-		/* "007" style numbers stay literal: a value would lose the zeros */
-		const bool lit = !num || (k > 1 && c[0] == '0') || k > 9;
+		if (*c == '.')
+			k = 1;
+		else
+			while (c[k] && c[k] != '.' && ((c[k] >= '0' && c[k] <= '9') == num))
+				k++;
+		/* "007" style numbers stay text: a value would lose the zeros */
+		const bool text = !num || (k > 1 && c[0] == '0') || k > 9;
 		p->f = pj_xrealloc(p->f, (p->n + 1) * sizeof *p->f);
 		pfield *f = &p->f[p->n++];
 		memset(f, 0, sizeof *f);
-		if (lit) {
-			f->text = pj_xstrndup(c, k);
+		if (text) {
+			f->texts = pj_xmalloc(sizeof *f->texts);
+			f->texts[0] = pj_xstrndup(c, k);
+			f->n_texts = 1;
 		} else {
 			f->num = true;
 			f->vals = pj_xmalloc(sizeof *f->vals);
@@ -1155,32 +1158,10 @@ static void pat_parse(const char *name, pat *p)
 static void pat_free(pat *p)
 {
 	for (size_t i = 0; i < p->n; i++) {
-		free(p->f[i].text);
+		sess_strv_free(p->f[i].texts, p->f[i].n_texts);
 		free(p->f[i].vals);
 	}
 	free(p->f);
-}
-
-static bool field_eq(const pfield *a, const pfield *b)
-{
-	if (a->num != b->num)
-		return false;
-	if (!a->num)
-		return strcmp(a->text, b->text) == 0;
-	if (a->any != b->any || a->n_vals != b->n_vals)
-		return false;
-	return memcmp(a->vals, b->vals, a->n_vals * sizeof *a->vals) == 0;
-}
-
-/* Equal except at field k (a number field in both). */
-static bool pat_eq_but(const pat *a, const pat *b, size_t k)
-{
-	if (a->n != b->n || k >= a->n || !a->f[k].num || !b->f[k].num || a->f[k].any || b->f[k].any)
-		return false;
-	for (size_t i = 0; i < a->n; i++)
-		if (i != k && !field_eq(&a->f[i], &b->f[i]))
-			return false;
-	return true;
 }
 
 static int long_cmp(const void *a, const void *b)
@@ -1189,17 +1170,41 @@ static int long_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void field_union(pfield *a, const pfield *b)
+static int str_cmp(const void *a, const void *b)
 {
-	a->vals = pj_xrealloc(a->vals, (a->n_vals + b->n_vals) * sizeof *a->vals);
-	memcpy(a->vals + a->n_vals, b->vals, b->n_vals * sizeof *b->vals);
-	a->n_vals += b->n_vals;
-	qsort(a->vals, a->n_vals, sizeof *a->vals, long_cmp);
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* a |= b (same kind of field) */
+static void field_union(pfield *a, pfield *b)
+{
+	if (a->num) {
+		a->vals = pj_xrealloc(a->vals, (a->n_vals + b->n_vals) * sizeof *a->vals);
+		memcpy(a->vals + a->n_vals, b->vals, b->n_vals * sizeof *b->vals);
+		a->n_vals += b->n_vals;
+		qsort(a->vals, a->n_vals, sizeof *a->vals, long_cmp);
+		size_t w = 0;
+		for (size_t i = 0; i < a->n_vals; i++)
+			if (!w || a->vals[w - 1] != a->vals[i])
+				a->vals[w++] = a->vals[i];
+		a->n_vals = w;
+		return;
+	}
+	a->texts = pj_xrealloc(a->texts, (a->n_texts + b->n_texts) * sizeof *a->texts);
+	for (size_t i = 0; i < b->n_texts; i++) {
+		a->texts[a->n_texts++] = b->texts[i];
+		b->texts[i] = NULL;
+	}
+	qsort(a->texts, a->n_texts, sizeof *a->texts, str_cmp);
 	size_t w = 0;
-	for (size_t i = 0; i < a->n_vals; i++)
-		if (!w || a->vals[w - 1] != a->vals[i])
-			a->vals[w++] = a->vals[i];
-	a->n_vals = w;
+	for (size_t i = 0; i < a->n_texts; i++) {
+		if (w && strcmp(a->texts[w - 1], a->texts[i]) == 0) {
+			free(a->texts[i]);
+			continue;
+		}
+		a->texts[w++] = a->texts[i];
+	}
+	a->n_texts = w;
 }
 
 typedef struct sbuf {
@@ -1233,23 +1238,29 @@ static void sb_escaped(sbuf *b, const char *text)
 	}
 }
 
+static void field_emit(sbuf *b, const pfield *f)
+{
+	if (f->num && f->any) {
+		sb_add(b, "[0-9]+");
+	} else if (f->num) {
+		sb_add(b, f->n_vals > 1 ? "(" : "");
+		for (size_t k = 0; k < f->n_vals; k++)
+			sb_add(b, "%s%ld", k ? "|" : "", f->vals[k]);
+		sb_add(b, f->n_vals > 1 ? ")" : "");
+	} else {
+		sb_add(b, f->n_texts > 1 ? "(" : "");
+		for (size_t k = 0; k < f->n_texts; k++) {
+			sb_add(b, "%s", k ? "|" : "");
+			sb_escaped(b, f->texts[k]);
+		}
+		sb_add(b, f->n_texts > 1 ? ")" : "");
+	}
+}
+
 static void pat_emit(sbuf *b, const pat *p)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		const pfield *f = &p->f[i];
-		if (!f->num)
-			sb_escaped(b, f->text);
-		else if (f->any)
-			sb_add(b, "[0-9]+");
-		else if (f->n_vals == 1)
-			sb_add(b, "%ld", f->vals[0]);
-		else {
-			sb_add(b, "(");
-			for (size_t k = 0; k < f->n_vals; k++)
-				sb_add(b, "%s%ld", k ? "|" : "", f->vals[k]);
-			sb_add(b, ")");
-		}
-	}
+	for (size_t i = 0; i < p->n; i++)
+		field_emit(b, &p->f[i]);
 }
 
 static char *pats_regex(pat *v, size_t n)
@@ -1285,11 +1296,62 @@ static bool regex_exact(const pj_session *s, const char *re)
 	return ok;
 }
 
-/* Fields are merged right to left (expert numbers, then layers): patterns
- * equal but for one number field become one with the set of its values.
- * A set is then widened to [0-9]+ when that adds no untagged tensor.  The
- * result is checked against every name; if compaction went wrong anyhow,
- * the plain alternation of escaped names is used. */
+/* Grouping key of a pattern with field k left out (kind kept). */
+typedef struct pkey {
+	char *key;
+	size_t i;
+} pkey;
+
+static int pkey_cmp(const void *a, const void *b)
+{
+	const pkey *x = a, *y = b;
+	const int c = strcmp(x->key, y->key);
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+static char *key_but(const pat *p, size_t k)
+{
+	sbuf b = { 0 };
+	sb_add(&b, "%zu:", p->n);
+	for (size_t i = 0; i < p->n; i++) {
+		if (i == k)
+			sb_add(&b, p->f[i].num ? "\x01#" : "\x01$");
+		else
+			field_emit(&b, &p->f[i]);
+		sb_add(&b, "\x02");
+	}
+	return b.s;
+}
+
+/* Merges, for field k, every group of patterns equal but for that field:
+ * sorted by key, O(n log n). */
+static void merge_field(pat *v, size_t n, size_t k)
+{
+	pkey *keys = pj_xcalloc(n ? n : 1, sizeof *keys);
+	size_t nk = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!v[i].dead && k < v[i].n && !(v[i].f[k].num && v[i].f[k].any))
+			keys[nk++] = (pkey){ key_but(&v[i], k), i };
+	qsort(keys, nk, sizeof *keys, pkey_cmp);
+	for (size_t a = 0; a < nk;) {
+		size_t b = a + 1;
+		while (b < nk && strcmp(keys[a].key, keys[b].key) == 0) {
+			field_union(&v[keys[a].i].f[k], &v[keys[b].i].f[k]);
+			v[keys[b].i].dead = true;
+			b++;
+		}
+		a = b;
+	}
+	for (size_t i = 0; i < nk; i++)
+		free(keys[i].key);
+	free(keys);
+}
+
+/* Fields are merged right to left (projection names, expert numbers,
+ * layers).  A number set is then widened to [0-9]+ when that adds no
+ * untagged tensor (tried while the patterns are few: each try reads every
+ * name).  The result is checked against every name; if compaction went
+ * wrong anyhow, the plain alternation of escaped names is used. */
 char *pj_session_selection_regex(const pj_session *s)
 {
 	if (!s->n_tag)
@@ -1304,17 +1366,11 @@ char *pj_session_selection_regex(const pj_session *s)
 			n++;
 		}
 	for (size_t k = maxf; k-- > 0;)
-		for (size_t i = 0; i < n; i++) {
-			if (v[i].dead || k >= v[i].n || !v[i].f[k].num)
-				continue;
-			for (size_t j = i + 1; j < n; j++)
-				if (!v[j].dead && pat_eq_but(&v[i], &v[j], k)) {
-					field_union(&v[i].f[k], &v[j].f[k]);
-					v[j].dead = true;
-				}
-		}
-	/* widen sets to "any number" where harmless */
+		merge_field(v, n, k);
+	size_t live = 0;
 	for (size_t i = 0; i < n; i++)
+		live += !v[i].dead;
+	for (size_t i = 0; i < n && live <= 16; i++)
 		for (size_t k = 0; k < v[i].n; k++) {
 			pfield *f = &v[i].f[k];
 			if (v[i].dead || !f->num || f->n_vals < 2)

@@ -139,7 +139,8 @@ char *pj_session_selection_regex(const pj_session *s);
 pj_status pj_session_rule_from_selection(pj_session *s, pj_dtype type, char **text, pj_error *err);
 
 /* Replaces base, rules and overrides with a plan file's (plan_json.h).  One
- * step.  *warning as pj_plan_json_load's. */
+ * step.  *warning as pj_plan_json_load's.  The file's overrides for tensors
+ * this model lacks are kept for saving it again, outside the history. */
 pj_status pj_session_load_plan(pj_session *s, const char *path, char **warning, pj_error *err);
 /* Saves the plan file and marks the session saved. */
 pj_status pj_session_save_plan(pj_session *s, const char *path, pj_error *err);
