@@ -803,9 +803,51 @@ static void test_autosave(pj_session *s, pj_model *other_m, const char *label)
 	pj_session_free(r);
 }
 
+/* With an importance matrix the IQ types join the ladder and the solver. */
+static void test_imatrix(const char *shared)
+{
+	char path[8192];
+	pj_error e;
+	pj_imatrix im;
+	pj_model *m = NULL;
+	snprintf(path, sizeof path, "%s/golden/llama/imatrix.gguf", shared);
+	if (pj_imatrix_load(path, &im, &e)) {
+		skip("llama imatrix absent: IQ ladder not checked");
+		return;
+	}
+	snprintf(path, sizeof path, "%s/models/llama/gguf/llama-BF16.gguf", shared);
+	if (pj_model_open(path, &m, &e)) {
+		ok(0, "llama: open: %s", e.msg);
+		pj_imatrix_free(&im);
+		return;
+	}
+	pj_session *s;
+	ok(!pj_session_new(m, &(pj_session_opts){ .base = "Q4_K_M", .imatrix = &im, .own_model = true }, &s, &e) &&
+	   pj_session_has_imatrix(s), "llama + imatrix: session");
+	const size_t q = (size_t)find_role(s, PJ_ROLE_ATTN_Q, 1);
+	pj_session_set_type(s, q, PJ_DT_Q4_K, &e);
+	pj_session_step(s, q, -1, &e);
+	is_int(pj_session_entry(s, q)->requested, PJ_DT_IQ4_XS, "llama + imatrix: Q4_K steps down to IQ4_XS");
+	pj_session_set_type(s, q, PJ_DT_IQ3_XXS, &e);
+	check_consistent(s, "llama + imatrix: IQ3_XXS (needs the imatrix)");
+	pj_stotals tt;
+	pj_session_totals(s, &tt);
+	pj_solve_result r;
+	pj_status st = pj_session_solve(s, &(pj_solve_target){ PJ_SOLVE_BPW, 0, 3.0 }, &r, &e);
+	size_t iq = 0;
+	for (size_t t = 0; t < m->cat.n; t++) {
+		const pj_dtype ty = pj_session_entry(s, t)->type;
+		iq += ty == PJ_DT_IQ4_XS || ty == PJ_DT_IQ3_XXS || ty == PJ_DT_IQ1_M;
+	}
+	ok(!st && iq > 0, "llama + imatrix: the solver at 3 bpw uses IQ types (%zu tensors): %s", iq, r.message);
+	check_consistent(s, "llama + imatrix: solver");
+	pj_session_free(s);
+	pj_imatrix_free(&im);
+}
+
 static pj_model *open_model(const char *shared, const char *rel)
 {
-	char path[4096];
+	char path[8192];
 	snprintf(path, sizeof path, "%s/models/%s", shared, rel);
 	pj_model *m = NULL;
 	pj_error e;
@@ -867,6 +909,7 @@ int main(void)
 		pj_session_free(s);
 	}
 	pj_model_close(other);
+	test_imatrix(shared);
 	pj_pool_free(pool);
 	char cmd[400];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
