@@ -22,6 +22,7 @@
 #include "gguf.h"
 #include "quant/fp16.h"
 #include "quant/imatrix.h"
+#include "quant/q_common.h"
 #include "quant/qtypes.h"
 #include "quant/sha256.h"
 #include "tap.h"
@@ -160,6 +161,74 @@ static void test_round_trips(void)
 			   weighted ? " (weighted)" : "");
 		}
 	}
+}
+
+/* ---- vector kernels against the scalar ones --------------------------------
+ * The q_*_x8.c kernels (in the table) must give the bytes of the scalar
+ * reference kernels for any input, not only for the models' weights: rows
+ * built to reach the searches' corner cases - all-zero and constant
+ * sub-blocks, a lone outlier, values on rounding ties, magnitudes around the
+ * all-zero threshold, one-signed sub-blocks, a wide exponent range - with no
+ * weights, random weights and weights with zeros.  Runs whichever copy the
+ * CPU dispatch picks; PJ_KERNELS=base tests/test_golden checks the other. */
+static float pattern_value(int mode, int e)
+{
+	const float r = frand();
+	switch (mode) {
+	case 0: return 0.02f * r;
+	case 1: return 0.0f;
+	case 2: return (e / 16) % 2 ? 0.0f : 0.05f * r;                 /* zero sub-blocks */
+	case 3: return (e / 16) % 3 == 0 ? 0.25f : (e / 16) % 3 == 1 ? -0.125f : 0.03f * r;
+	case 4: return e % 32 == 7 ? 10.0f * (r < 0 ? -1.f : 1.f) : 0.01f * r;
+	case 5: return 0.5f * (float)(int)(r * 17.0f) * 0.0625f;         /* multiples of 1/32 */
+	case 6: return r * 1e-15f * (float)(1 + e % 4);                   /* around the threshold */
+	case 7: return 0.5f + fabsf(r);                                   /* all positive */
+	case 8: return -0.01f - 0.02f * fabsf(r);                         /* all negative */
+	default: return r * ldexpf(1.0f, (int)(frand() * 20.0f));         /* wide range */
+	}
+}
+
+static void test_x8_equivalence(void)
+{
+	enum { N = 2048, ROWS = 40 };
+	static const struct {
+		const char *name;
+		pj_dtype type;
+		pj_qrow_fn ref;
+		size_t row_bytes;
+	} K[] = {
+		{ "Q8_0", PJ_DT_Q8_0, pj_qrow_q8_0, N / 32 * 34 },
+		{ "Q4_K", PJ_DT_Q4_K, pj_qrow_q4_k, N / 256 * 144 },
+		{ "Q5_K", PJ_DT_Q5_K, pj_qrow_q5_k, N / 256 * 176 },
+		{ "Q6_K", PJ_DT_Q6_K, pj_qrow_q6_k, N / 256 * 210 },
+	};
+	float *x = malloc(N * sizeof *x), *w = malloc(N * sizeof *w);
+	uint8_t *a = malloc(N * 2), *b = malloc(N * 2);
+	for (size_t k = 0; k < sizeof K / sizeof K[0]; k++) {
+		const pj_qtype *q = pj_qtype_get(K[k].type);
+		int bad = 0, n = 0;
+		for (int row = 0; row < ROWS; row++) {
+			for (int e = 0; e < N; e++)
+				x[e] = pattern_value((row + e / 256) % 10, e);
+			for (int e = 0; e < N; e++)
+				w[e] = row % 3 == 2 && e % 5 == 0 ? 0.0f : fabsf(frand()) * (row % 2 ? 1.0f : 1e3f);
+			for (int wm = 0; wm < 2; wm++) {
+				const float *qw = wm ? w : NULL;
+				memset(a, 0xAA, N * 2);
+				memset(b, 0x55, N * 2);
+				K[k].ref(x, a, N, qw);
+				q->quantize_row(x, b, N, qw);
+				n++;
+				if (memcmp(a, b, K[k].row_bytes) != 0)
+					bad++;
+			}
+		}
+		ok(bad == 0, "%s vector kernel equals the scalar one on %d edge-case rows (%d differ)", K[k].name, n, bad);
+	}
+	free(x);
+	free(w);
+	free(a);
+	free(b);
 }
 
 static void test_refusals(void)
@@ -432,6 +501,7 @@ int main(int argc, char **argv)
 		test_sha256();
 		test_fp16();
 		test_round_trips();
+		test_x8_equivalence();
 		test_refusals();
 	}
 

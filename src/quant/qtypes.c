@@ -6,6 +6,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "convert.h"
 #include "q_common.h"
@@ -106,19 +109,51 @@ static bool direct_f32(const qrun *r)
 	return r->src_type == PJ_DT_F32 && ((uintptr_t)r->src % _Alignof(float)) == 0;
 }
 
-static void decode_rows(const qrun *r, int64_t r0, int64_t n, float *buf)
+/* Decodes rows r0 .. r0+n-1 into buf.  BF16 is widened inline, and its
+ * exponent bits tell Inf/NaN apart in the same pass; returns true when the
+ * chunk may hold a non-finite value (then the caller looks for it). */
+static bool decode_rows(const qrun *r, int64_t r0, int64_t n, float *buf)
 {
 	const uint8_t *s = r->src + (size_t)r0 * r->src_row_bytes;
 	const size_t ne = (size_t)(n * r->n_per_row);
 	if (r->src_type == PJ_DT_BF16) {
-		for (size_t i = 0; i < ne; i++) {
+		unsigned special = 0;
+		size_t i = 0;
+#if defined(__SSE2__)
+		/* interleaving a zero below each bf16 gives its f32 bits */
+		const __m128i z = _mm_setzero_si128(), em = _mm_set1_epi16(0x7f80);
+		__m128i sp = z;
+		for (; i + 8 <= ne; i += 8) {
+			const __m128i h = _mm_loadu_si128((const __m128i *)(const void *)(s + 2 * i));
+			sp = _mm_or_si128(sp, _mm_cmpeq_epi16(_mm_and_si128(h, em), em));
+			_mm_storeu_si128((__m128i *)(void *)(buf + i), _mm_unpacklo_epi16(z, h));
+			_mm_storeu_si128((__m128i *)(void *)(buf + i + 4), _mm_unpackhi_epi16(z, h));
+		}
+		special = _mm_movemask_epi8(sp) != 0;
+#endif
+		for (; i < ne; i++) {
 			uint16_t h;
 			memcpy(&h, s + 2 * i, 2);
-			buf[i] = pj_bf16_to_fp32(h);
+			special |= (h & 0x7f80u) == 0x7f80u;
+			const uint32_t u = (uint32_t)h << 16;
+			memcpy(&buf[i], &u, 4);
 		}
-	} else {
-		pj_convert_f32(r->src_type, s, buf, ne);
+		return special != 0;
 	}
+	pj_convert_f32(r->src_type, s, buf, ne);
+	return true;
+}
+
+/* true when x[0..ne) may hold Inf or NaN (all-ones exponent) */
+static bool any_special(const float *x, int64_t ne)
+{
+	unsigned special = 0;
+	for (int64_t i = 0; i < ne; i++) {
+		uint32_t u;
+		memcpy(&u, &x[i], 4);
+		special |= (u & 0x7f800000u) == 0x7f800000u;
+	}
+	return special != 0;
 }
 
 static void note_bad(qrun *r, int64_t index, float v)
@@ -150,13 +185,15 @@ static void *qrun_worker(void *arg)
 			break;
 		const int64_t n = PJ_MIN(r->chunk_rows, r->nrows - r0);
 		const float *x;
+		bool special;
 		if (buf) {
-			decode_rows(r, r0, n, buf);
+			special = decode_rows(r, r0, n, buf);
 			x = buf;
 		} else {
 			x = (const float *)(const void *)(r->src + (size_t)r0 * r->src_row_bytes);
+			special = r->check_finite && any_special(x, n * r->n_per_row);
 		}
-		if (r->check_finite) {
+		if (r->check_finite && special) {
 			const int64_t ne = n * r->n_per_row;
 			int64_t i = 0;
 			while (i < ne && isfinite(x[i]))
