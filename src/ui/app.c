@@ -4,7 +4,9 @@
 #include "app.h"
 
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dialog.h"
 #include "views.h"
 
 /* Progress redraws while a job runs, in milliseconds. */
@@ -174,21 +177,210 @@ void pj_app_select(pj_app *a, size_t i)
 		a->top = n > page ? n - page : 0;
 }
 
+void pj_app_msg(pj_app *a, bool err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(a->msg, sizeof a->msg, fmt, ap);
+	va_end(ap);
+	a->msg_err = err;
+	a->msg_t = pj_now();
+}
+
+/* Every row's plan figures, bottom-up, in one pass over the tree: each
+ * catalog tensor is asked once, slices share their stacked tensor's
+ * figures (bytes and loss split evenly over its experts). */
+static void compute_row_plan(pj_app *a)
+{
+	const pj_tree *t = &a->tree;
+	const pj_catalog *cat = &a->m->cat;
+	if (!a->rp)
+		a->rp = pj_xcalloc(t->n ? t->n : 1, sizeof *a->rp);
+	pj_srow *sr = pj_xcalloc(cat->n ? cat->n : 1, sizeof *sr);
+	bool *got = pj_xcalloc(cat->n ? cat->n : 1, sizeof *got);
+	for (size_t j = t->n; j-- > 0;) {
+		const pj_row *r = &t->rows[j];
+		pj_row_plan *p = &a->rp[j];
+		if (r->kind == PJ_ROW_TENSOR || r->kind == PJ_ROW_SLICE) {
+			size_t ti = (size_t)r->tensor;
+			if (!got[ti]) {
+				pj_session_row(a->s, ti, &sr[ti]);
+				got[ti] = true;
+			}
+			const pj_srow *x = &sr[ti];
+			double div = r->kind == PJ_ROW_SLICE ? (double)cat->t[ti].n_experts : 1;
+			p->bytes = r->kind == PJ_ROW_SLICE ? x->bytes / (uint64_t)cat->t[ti].n_experts : x->bytes;
+			p->loss = x->loss / div;
+			p->type = (int16_t)x->type;
+			p->prov = (uint8_t)x->prov;
+			p->pinned = x->pinned;
+			p->tagged = p->all_tagged = x->tagged;
+			p->estimated = x->loss_estimated && x->quantizable;
+		} else {
+			/* Children were done (pre-order, walked backwards): fold them. */
+			memset(p, 0, sizeof *p);
+			bool first = true;
+			for (uint32_t c = (uint32_t)j + 1; c < r->end; c = t->rows[c].end) {
+				const pj_row_plan *q = &a->rp[c];
+				p->bytes += q->bytes;
+				p->loss += q->loss;
+				p->pinned |= q->pinned;
+				p->tagged |= q->tagged;
+				p->estimated |= q->estimated;
+				if (first) {
+					p->type = q->type;
+					p->prov = q->prov;
+					p->all_tagged = q->all_tagged;
+					first = false;
+				} else {
+					if (p->type != q->type)
+						p->type = -1;
+					if (p->prov != q->prov)
+						p->prov = PJ_PROV_COUNT;
+					p->all_tagged &= q->all_tagged;
+				}
+			}
+			if (first) {
+				p->type = -1;
+				p->prov = PJ_PROV_COUNT;
+			}
+		}
+	}
+	free(sr);
+	free(got);
+	a->rp_gen = pj_session_generation(a->s);
+	a->rp_valid = true;
+}
+
+const pj_row_plan *pj_app_row_plan(pj_app *a, uint32_t r)
+{
+	if (!a->s || r >= a->tree.n)
+		return NULL;
+	if (!a->rp_valid || a->rp_gen != pj_session_generation(a->s))
+		compute_row_plan(a);
+	return &a->rp[r];
+}
+
+/* ---- filter and sort --------------------------------------------------------- */
+
+static bool keep_row(void *ctx, uint32_t ri)
+{
+	pj_app *a = ctx;
+	const pj_row *r = &a->tree.rows[ri];
+	const pj_tensor *t = r->tensor >= 0 ? &a->m->cat.t[r->tensor] : NULL;
+	switch (a->filter) {
+	case PJ_FILTER_ROLE: return t && (int)t->role == a->filter_val;
+	case PJ_FILTER_LAYER: return r->layer == a->filter_val;
+	case PJ_FILTER_COMP: return r->comp == a->filter_val;
+	case PJ_FILTER_TYPE: {
+		const pj_row_plan *p = pj_app_row_plan(a, ri);
+		return p ? p->type == a->filter_val : t && (int)t->dtype == a->filter_val;
+	}
+	case PJ_FILTER_TAGGED: return a->s && t && pj_session_tagged(a->s, (size_t)r->tensor);
+	case PJ_FILTER_SEARCH: return t && a->search_ok && regexec(&a->search_re, t->name, 0, NULL, 0) == 0;
+	default: return true;
+	}
+}
+
+typedef struct sort_key {
+	double k;
+	uint32_t row;
+} sort_key;
+
+static int sort_key_cmp(const void *x, const void *y)
+{
+	const sort_key *p = x, *q = y;
+	if (p->k != q->k)
+		return p->k > q->k ? -1 : 1;      /* biggest first */
+	return p->row < q->row ? -1 : p->row > q->row;
+}
+
+static double sort_value(pj_app *a, uint32_t ri)
+{
+	const pj_row *r = &a->tree.rows[ri];
+	const pj_tensor *t = &a->m->cat.t[r->tensor];
+	const pj_row_plan *p = pj_app_row_plan(a, ri);
+	pj_srow sr;
+	if (a->s)
+		pj_session_row(a->s, (size_t)r->tensor, &sr);
+	switch ((pj_col)a->sort_col) {
+	case PJ_COL_ATTN: return r->layer;
+	case PJ_COL_SHAPE: return (double)pj_tensor_nelem(t);
+	case PJ_COL_PARAMS: return (double)(t->role == PJ_ROLE_WEIGHT_SCALE ? 0 : pj_tensor_nelem(t));
+	case PJ_COL_SRC: return t->dtype;
+	case PJ_COL_TYPE: return a->s ? sr.bpw : t->dtype;
+	case PJ_COL_BYTES: return (double)(a->s ? sr.bytes : t->nbytes);
+	case PJ_COL_BPW: return a->s ? sr.bpw : 0;
+	case PJ_COL_ERR: return a->s && !isnan(sr.rel_err) ? sr.rel_err : -1;
+	case PJ_COL_LOSS: return a->s ? sr.loss : 0;
+	case PJ_COL_PROV: return a->s ? (double)sr.prov + (sr.pinned ? 0.5 : 0) : 0;
+	default: (void)p; return 0;
+	}
+}
+
+void pj_app_refresh_rows(pj_app *a)
+{
+	pj_tree *t = &a->tree;
+	bool (*keep)(void *, uint32_t) = a->filter != PJ_FILTER_NONE ? keep_row : NULL;
+	if (a->sort_col < 0) {
+		pj_tree_refresh_filtered(t, keep, a);
+	} else {
+		pj_tree_flat(t, keep, a);
+		sort_key *k = pj_xcalloc(t->n_vis ? t->n_vis : 1, sizeof *k);
+		for (size_t i = 0; i < t->n_vis; i++)
+			k[i] = (sort_key){ sort_value(a, t->vis[i]), t->vis[i] };
+		qsort(k, t->n_vis, sizeof *k, sort_key_cmp);
+		for (size_t i = 0; i < t->n_vis; i++)
+			t->vis[a->sort_asc ? t->n_vis - 1 - i : i] = k[i].row;
+		free(k);
+	}
+	pj_app_select(a, a->sel);
+}
+
 /* ---- layout, drawing, dispatch --------------------------------------------- */
 
-static void layout(pj_app *a)
+/* Jobs to show: one line each. */
+static int jobs_lines(const pj_app *a)
 {
-	int hh = a->m->n_warnings ? 3 : 2;
-	int body = LINES - hh - 2;
-	int dh = a->show_detail && body >= 12 ? 6 : 0;
+	int n = 1;                      /* statistics */
+	if (a->s)
+		n++;                    /* measurement */
+	if (a->solve)
+		n++;
+	if (a->exp_seen)
+		n++;
+	return n;
+}
+
+void pj_app_layout(pj_app *a)
+{
+	int hh = 3;
+	int jl = a->show_jobs ? jobs_lines(a) : 1;
+	if (LINES < 24 && jl > 1)
+		jl = 1;                 /* below 80x24: one line, the busiest job */
+	if (LINES < 16)
+		hh = 2;
+	int body = LINES - hh - jl - 2;
+	int dh = 0;
+	if (a->show_detail && body >= 12) {
+		dh = body * 2 / 5 > 14 ? 14 : body * 2 / 5;
+		if (dh < 6)
+			dh = 6;
+	}
 	a->r_header = (pj_rect){ 0, 0, hh, COLS };
 	a->r_table = (pj_rect){ hh, 0, body - dh, COLS };
 	a->r_detail = (pj_rect){ hh + body - dh, 0, dh, COLS };
 	a->r_help = (pj_rect){ hh, 0, body, COLS };
-	a->r_jobs = (pj_rect){ LINES - 2, 0, 1, COLS };
+	a->r_jobs = (pj_rect){ LINES - 2 - jl, 0, jl, COLS };
+	a->r_msg = (pj_rect){ LINES - 2, 0, 1, COLS };
 	a->r_fbar = (pj_rect){ LINES - 1, 0, 1, COLS };
 	a->page = a->r_table.h > 1 ? a->r_table.h - 1 : 1;   /* minus the title row */
 	pj_app_select(a, a->sel);
+}
+
+static void layout(pj_app *a)
+{
+	pj_app_layout(a);
 }
 
 static bool too_small(void)
@@ -196,11 +388,28 @@ static bool too_small(void)
 	return LINES < 8 || COLS < 40;
 }
 
+static void draw_msg(pj_app *a, pj_rect r)
+{
+	pj_crt_fill(r.y, r.x, r.w, PJ_C_NORMAL);
+	if (a->msg[0]) {
+		pj_crt_put(r.y, r.x, r.w, a->msg_err ? PJ_C_ERROR : PJ_C_LABEL, false, a->msg);
+		return;
+	}
+	if (!a->s) {
+		pj_crt_printf(r.y, r.x, r.w, PJ_C_DIM, false, "planning unavailable: %s", a->s_error);
+		return;
+	}
+	const char *u = pj_session_undo_label(a->s);
+	pj_crt_printf(r.y, r.x, r.w, PJ_C_DIM, false, "%s%s%s", u ? "u: undo " : "", u ? u : "",
+	              a->autosave_note[0] ? "" : "");
+}
+
 static void draw(pj_app *a)
 {
 	erase();
 	if (too_small()) {
 		pj_crt_put(0, 0, -1, PJ_C_WARN, false, "terminal too small");
+		pj_dlg_draw(a);
 		refresh();
 		return;
 	}
@@ -213,7 +422,9 @@ static void draw(pj_app *a)
 			pj_detail_view.draw(a, a->r_detail);
 	}
 	pj_jobs_view.draw(a, a->r_jobs);
+	draw_msg(a, a->r_msg);
 	pj_fbar_view.draw(a, a->r_fbar);
+	pj_dlg_draw(a);
 	refresh();
 }
 
@@ -232,15 +443,31 @@ int pj_app_dispatch(pj_app *a, pj_action act)
 		a->help_top = 0;
 		return PJ_R_HANDLED | PJ_R_REDRAW;
 	case PJ_ACT_QUIT:
-		return PJ_R_QUIT;
+		return pj_plan_quit(a);
+	case PJ_ACT_JOBS:
+		a->show_jobs = !a->show_jobs;
+		layout(a);
+		return PJ_R_HANDLED | PJ_R_REDRAW;
+	case PJ_ACT_CLOSE:
+		if (a->filter != PJ_FILTER_NONE || a->sort_col >= 0) {
+			uint32_t row = pj_app_sel_row(a);
+			a->filter = PJ_FILTER_NONE;
+			a->sort_col = -1;
+			pj_app_refresh_rows(a);
+			pj_app_select(a, pj_tree_vis_index(&a->tree, row));
+			pj_app_msg(a, false, "filter and sort cleared");
+		}
+		return PJ_R_HANDLED | PJ_R_REDRAW;
 	case PJ_ACT_DETAIL:
 		a->show_detail = !a->show_detail;
 		layout(a);
 		return PJ_R_HANDLED | PJ_R_REDRAW;
 	case PJ_ACT_STATS:
 		stats_start(a);
-		return PJ_R_HANDLED | PJ_R_REDRAW;
+		return pj_plan_action(a, act) | PJ_R_HANDLED | PJ_R_REDRAW;
 	case PJ_ACT_CANCEL:
+		if (pj_plan_action(a, act) & PJ_R_HANDLED)
+			return PJ_R_HANDLED | PJ_R_REDRAW;
 		if (a->stats_job && !a->stats_done)
 			pj_stats_job_cancel(a->stats_job);
 		return PJ_R_HANDLED | PJ_R_REDRAW;
@@ -248,12 +475,25 @@ int pj_app_dispatch(pj_app *a, pj_action act)
 		clearok(curscr, TRUE);
 		return PJ_R_HANDLED | PJ_R_REDRAW;
 	default:
-		return PJ_R_IGNORED;
+		return pj_plan_action(a, act);
 	}
+}
+
+void pj_app_stats_cancel(pj_app *a)
+{
+	if (a->stats_job && !a->stats_done)
+		pj_stats_job_cancel(a->stats_job);
+}
+
+bool pj_app_stats_running(const pj_app *a)
+{
+	return a->stats_job && !a->stats_done;
 }
 
 static int dispatch_mouse(pj_app *a, const pj_mouse *ev)
 {
+	if (pj_dlg_active(a))
+		return pj_dlg_handle_mouse(a, ev);
 	if (too_small())
 		return PJ_R_IGNORED;
 	if (pj_rect_has(a->r_fbar, ev->y, ev->x))
@@ -263,6 +503,8 @@ static int dispatch_mouse(pj_app *a, const pj_mouse *ev)
 			return pj_app_dispatch(a, PJ_ACT_CLOSE);
 		return pj_help_view.mouse(a, a->r_help, ev);
 	}
+	if (ev->kind == PJ_MOUSE_CLICK && pj_rect_has(a->r_jobs, ev->y, ev->x))
+		return pj_app_dispatch(a, PJ_ACT_CANCEL);
 	if (pj_rect_has(a->r_table, ev->y, ev->x) ||
 	    (ev->kind != PJ_MOUSE_CLICK && pj_rect_has(a->r_detail, ev->y, ev->x)))
 		return pj_table_view.mouse(a, a->r_table, ev);
@@ -283,11 +525,27 @@ static void app_init_stats(pj_app *a)
 
 static void app_free(pj_app *a)
 {
+	pj_dlg_close_all(a);
+	pj_export_stop(&a->exp);
+	pj_solve_job_free(a->solve);
+	a->solve = NULL;
 	stats_stop(a);
+	if (a->s)
+		pj_session_measure_cancel(a->s);
 	if (a->pool) {
 		pj_pool_cancel(a->pool);
 		pj_pool_free(a->pool);
 	}
+	pj_session_free(a->s);       /* after the pool: no runner left */
+	a->s = NULL;
+	if (a->mcache) {
+		pj_error e;
+		pj_mcache_save(a->mcache, &e);
+		pj_mcache_close(a->mcache);
+	}
+	if (a->search_ok)
+		regfree(&a->search_re);
+	free(a->rp);
 	for (size_t i = 0; a->slice_ts && i < a->m->cat.n; i++)
 		free(a->slice_ts[i]);
 	free(a->slice_ts);
@@ -313,6 +571,14 @@ static pj_pool *start_pool(int threads)
 	return p;
 }
 
+/* The session's measurement sink wakes the loop through the mailbox pipe. */
+static void session_notify(void *ctx)
+{
+	pj_mailbox *mb = ctx;
+	ssize_t r = write(mb->fd[1], "s", 1);
+	(void)r;
+}
+
 static int run_loop(pj_app *a)
 {
 	pj_msg *buf = NULL;
@@ -321,18 +587,28 @@ static int run_loop(pj_app *a)
 	int idle_reads = 0, rc = PJ_EXIT_OK;
 
 	for (;;) {
+		if (pj_plan_tick(a))
+			dirty = true;
 		if (dirty) {
 			draw(a);
 			dirty = false;
 		}
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = STDIN_FILENO, .events = POLLIN },
 			{ .fd = a->mb.fd[0], .events = POLLIN },
+			{ .fd = a->exp.fd, .events = POLLIN },
 		};
-		bool running = a->stats_job && !a->stats_done;
-		int n = poll(pfd, 2, running ? TICK_MS : -1);
+		bool running = (a->stats_job && !a->stats_done) || pj_plan_busy(a);
+		int n = poll(pfd, a->exp.fd >= 0 ? 3 : 2, running ? TICK_MS : -1);
 		if (n < 0 && errno != EINTR) {
 			rc = PJ_EXIT_RUNTIME;
+			break;
+		}
+		int sig = pj_crt_take_signal();
+		if (sig) {
+			/* SIGTERM / SIGHUP: save, give the terminal back, die of it. */
+			pj_plan_autosave(a, true);
+			rc = 128 + sig;
 			break;
 		}
 		if (pj_crt_take_resize()) {
@@ -348,7 +624,10 @@ static int run_loop(pj_app *a)
 			apply_messages(a, &buf, &cap);
 			dirty = true;
 		}
+		if (a->exp.fd >= 0 && pfd[2].revents)
+			dirty = true;              /* pj_plan_tick reads it */
 		if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL) && !(pfd[0].revents & POLLIN)) {
+			pj_plan_autosave(a, true);
 			rc = PJ_EXIT_RUNTIME;      /* the terminal went away */
 			break;
 		}
@@ -364,13 +643,21 @@ static int run_loop(pj_app *a)
 				f = PJ_R_REDRAW;
 			} else if (k == PJ_KEY_MOUSE) {
 				f = dispatch_mouse(a, &ev);
+			} else if (pj_dlg_active(a)) {
+				f = pj_dlg_handle_key(a, k);
 			} else {
 				f = pj_app_dispatch(a, pj_keys_action(k));
 			}
-			if (f & PJ_R_QUIT)
+			if (f & PJ_R_QUIT || a->quit)
 				goto out;
 			if (f & (PJ_R_REDRAW | PJ_R_HANDLED))
 				dirty = true;
+			/* Draw between keys when a burst is long: the screen keeps up. */
+			if (got % 32 == 0 && dirty) {
+				pj_plan_tick(a);
+				draw(a);
+				dirty = false;
+			}
 		}
 		/* Readable but no key, again and again: stdin is at EOF. */
 		idle_reads = got ? 0 : idle_reads + 1;
@@ -380,6 +667,7 @@ static int run_loop(pj_app *a)
 		}
 	}
 out:
+	pj_plan_autosave(a, true);
 	free(buf);
 	return rc;
 }
@@ -391,6 +679,11 @@ int pj_ui_run(pj_model *m, const pj_ui_opts *opts)
 	a.m = m;
 	a.opts = opts;
 	a.show_detail = true;
+	a.show_jobs = true;
+	a.sort_col = -1;
+	a.exp.fd = -1;
+	for (int c = 0; c < PJ_COL_COUNT; c++)
+		a.col_on[c] = pj_columns[c].on;
 
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "pajamas-tui: the interactive browser needs a terminal "
@@ -410,7 +703,31 @@ int pj_ui_run(pj_model *m, const pj_ui_opts *opts)
 	pj_tree_build(&a.tree, m);
 	app_init_stats(&a);
 
-	pj_crt_opts co = { .no_color = opts->no_color, .no_mouse = opts->no_mouse, .wake_fd = a.mb.fd[1] };
+	/* The plan.  Without it (a model the planner cannot take) the browser
+	 * still works, and says why on the messages line. */
+	pj_error err;
+	pj_session_opts so = { .base = NULL };
+	const char *np = getenv("PJ_TUI_NO_PLAN");     /* browser only (tests, triage) */
+	if (np && *np && strcmp(np, "0") != 0) {
+		a.s = NULL;
+		snprintf(a.s_error, sizeof a.s_error, "PJ_TUI_NO_PLAN is set");
+	} else if (pj_session_new(m, &so, &a.s, &err) != PJ_OK) {
+		a.s = NULL;
+		snprintf(a.s_error, sizeof a.s_error, "%.250s", err.msg);
+	} else {
+		pj_session_set_notify(a.s, session_notify, &a.mb);
+		char *warning = NULL;
+		if (pj_mcache_open(NULL, &a.mcache, &warning, &err) != PJ_OK)
+			a.mcache = NULL;
+		free(warning);
+	}
+
+	if (!a.s)   /* a browser: the statistics columns take the plan's place */
+		for (int c = PJ_COL_MAXABS; c <= PJ_COL_OUTL; c++)
+			a.col_on[c] = true;
+
+	pj_crt_opts co = { .no_color = opts->no_color, .no_mouse = opts->no_mouse, .wake_fd = a.mb.fd[1],
+	                   .catch_term = true };
 	if (!pj_crt_init(&co)) {
 		fprintf(stderr, "pajamas-tui: cannot initialise the terminal (TERM=%s)\n",
 		        getenv("TERM") ? getenv("TERM") : "");
@@ -419,9 +736,16 @@ int pj_ui_run(pj_model *m, const pj_ui_opts *opts)
 	}
 	layout(&a);
 	stats_start(&a);
+	pj_plan_open(&a);
 	int rc = run_loop(&a);
 	/* Give the terminal back first; joining workers may take a moment. */
 	pj_crt_done();
 	app_free(&a);
+	if (rc > 128) {
+		/* Killed by SIGTERM / SIGHUP: saved and restored; now die of it,
+		 * so the parent sees why. */
+		signal(rc - 128, SIG_DFL);
+		raise(rc - 128);
+	}
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* bars.c - the one-line views: header, jobs line, function-key bar. */
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,94 +18,234 @@ static uint64_t source_bytes(const pj_model *m)
 	return b;
 }
 
+static bool is_moe(const pj_arch *ar)
+{
+	return ar->n_experts > 1;
+}
+
 static void header_draw(pj_app *a, pj_rect r)
 {
 	const pj_model *m = a->m;
 	const pj_arch *ar = &m->arch;
-	char line[512], sum[160], b1[32], b2[32], b3[32];
+	char line[768], sum[160], b1[32], b2[32], b3[32], b4[32];
 	size_t off;
 
+	/* 1: what the model is. */
 	pj_crt_fill(r.y, r.x, r.w, PJ_C_HEADER);
-	off = (size_t)snprintf(line, sizeof line, "%s  %s  %s", m->name ? m->name : "?",
-	                       m->format == PJ_FMT_GGUF ? "GGUF" : "HF safetensors",
-	                       ar->arch[0] ? ar->arch : "unknown architecture");
+	pj_arch_summary(ar, sum, sizeof sum);
+	off = (size_t)snprintf(line, sizeof line, "%s  %s  %s  %s", m->name ? m->name : "?",
+	                       m->format == PJ_FMT_GGUF ? "GGUF" : "HF",
+	                       ar->arch[0] ? ar->arch : "unknown architecture", sum);
+	off += (size_t)snprintf(line + off, sizeof line - off, " | family %s | %s params",
+	                        pj_family_name(ar->family), pj_fmt_count(ar->params_total, b1, sizeof b1));
+	if (ar->params_active && ar->params_active != ar->params_total)
+		off += (size_t)snprintf(line + off, sizeof line - off, ", %s active",
+		                        pj_fmt_count(ar->params_active, b2, sizeof b2));
 	if (ar->traits) {
-		off += (size_t)snprintf(line + off, sizeof line - off, "  traits:");
+		off += (size_t)snprintf(line + off, sizeof line - off, " | traits:");
 		for (unsigned i = 0; i < PJ_TRAIT_COUNT && off < sizeof line; i++)
 			if (ar->traits & (1u << i))
 				off += (size_t)snprintf(line + off, sizeof line - off, " %s", pj_trait_name(i));
 	}
 	pj_crt_put(r.y, r.x, r.w, PJ_C_HEADER, true, line);
+	if (r.h < 2)
+		return;
 
-	pj_arch_summary(ar, sum, sizeof sum);
-	off = (size_t)snprintf(line, sizeof line, "%s | family %s | %s params", sum, pj_family_name(ar->family),
-	                       pj_fmt_count(ar->params_total, b1, sizeof b1));
-	if (ar->params_active && ar->params_active != ar->params_total)
-		off += (size_t)snprintf(line + off, sizeof line - off, ", %s active",
-		                        pj_fmt_count(ar->params_active, b2, sizeof b2));
-	snprintf(line + off, sizeof line - off, " | %s", pj_fmt_bytes(source_bytes(m), b3, sizeof b3));
-	pj_crt_put(r.y + 1, r.x, r.w, PJ_C_HEADER_2, true, line);
-	if (r.h > 2 && m->n_warnings) {
-		snprintf(line, sizeof line, "warning: %s%s", m->warnings[0],
-		         m->n_warnings > 1 ? " (and more)" : "");
+	/* 2: the plan's totals. */
+	if (!a->s) {
+		snprintf(line, sizeof line, "source %s | no plan: %s", pj_fmt_bytes(source_bytes(m), b1, sizeof b1),
+		         a->s_error);
+		pj_crt_put(r.y + 1, r.x, r.w, PJ_C_HEADER_2, true, line);
+	} else {
+		pj_stotals t;
+		pj_session_totals(a->s, &t);
+		const pj_plan *p = pj_session_plan(a->s);
+		char loss[64], kv[64];
+		if (isnan(t.loss_checked))
+			snprintf(loss, sizeof loss, "loss %s%s", t.n_estimated ? "~" : "", pj_fmt_num(t.loss, 8, b3, sizeof b3));
+		else
+			snprintf(loss, sizeof loss, "loss %s (checked %s)", pj_fmt_num(t.loss, 8, b3, sizeof b3),
+			         pj_fmt_num(t.loss_checked, 8, b4, sizeof b4));
+		snprintf(kv, sizeof kv, "KV %lldk %s %s", (long long)(t.kv_ctx / 1024), pj_dtype_name(t.kv_type),
+		         pj_fmt_bytes(t.kv_bytes, b4, sizeof b4));
+		off = (size_t)snprintf(line, sizeof line, "%s%s %s %s %s (%.2f bpw, %.0f%%) | %s | %s",
+		                       t.dirty ? "[+] " : "", p && p->base ? p->base : "?",
+		                       pj_fmt_bytes(t.src_bytes, b1, sizeof b1), pj_crt_glyph(PJ_G_ARROW),
+		                       pj_fmt_bytes(t.out_bytes, b2, sizeof b2), t.bpw, 100 * t.ratio, loss, kv);
+		if (t.n_tagged)
+			off += (size_t)snprintf(line + off, sizeof line - off, " | %zu tagged", t.n_tagged);
+		/* The exact figure last: it is what scripts compare. */
+		snprintf(line + off, sizeof line - off, " | out %llu B", (unsigned long long)t.out_bytes);
+		pj_crt_put(r.y + 1, r.x, r.w, t.dirty ? PJ_C_WARN : PJ_C_HEADER_2, true, line);
+	}
+	if (r.h < 3)
+		return;
+
+	/* 3: what the user should know. */
+	if (m->n_warnings) {
+		snprintf(line, sizeof line, "warning: %s%s", m->warnings[0], m->n_warnings > 1 ? " (and more)" : "");
 		pj_crt_put(r.y + 2, r.x, r.w, PJ_C_WARN, true, line);
+	} else if (is_moe(ar)) {
+		pj_crt_put(r.y + 2, r.x, r.w, PJ_C_DIM, true,
+		           "MoE: on export a GGUF type applies to a whole stacked expert tensor (ffn_*_exps: all experts "
+		           "of a layer); per-expert types are summed per layer");
+	} else if (a->s) {
+		const pj_plan *p = pj_session_plan(a->s);
+		snprintf(line, sizeof line, "%s", p && p->base_reason[0] ? p->base_reason : "");
+		pj_crt_put(r.y + 2, r.x, r.w, PJ_C_DIM, true, line);
 	}
 }
 
 const pj_view pj_header_view = { "header", header_draw, NULL, NULL };
 
-/* ---- jobs line: the statistics job's progress ----------------------------- */
+/* ---- jobs pane: every background job, one line each ------------------------ */
 
-static void jobs_draw(pj_app *a, pj_rect r)
+/* "name [#####-----] detail" */
+static void job_line(int y, pj_rect r, pj_color c, const char *name, double frac, const char *right)
 {
-	char left[96], right[160], b1[32], b2[32], b3[32];
-	pj_progress_snap s;
+	char left[48];
+	pj_crt_fill(y, r.x, r.w, PJ_C_NORMAL);
+	snprintf(left, sizeof left, "%s ", name);
+	int x = r.x + pj_crt_put(y, r.x, r.w, c, false, left);
+	int bar = r.w - (x - r.x) - pj_crt_strwidth(right) - 2;
+	if (bar > 30)
+		bar = 30;
+	if (frac >= 0 && bar >= 5) {
+		int done = (int)(frac * bar + 0.5);
+		pj_crt_put(y, x, 1, PJ_C_NORMAL, false, "[");
+		for (int i = 0; i < bar; i++)
+			pj_crt_put(y, x + 1 + i, 1, i < done ? PJ_C_BAR_DONE : PJ_C_BAR_TODO, false, i < done ? "#" : "-");
+		pj_crt_put(y, x + 1 + bar, 1, PJ_C_NORMAL, false, "]");
+		x += bar + 3;
+	}
+	pj_crt_put(y, x, r.w - (x - r.x), c, false, right);
+}
 
-	pj_crt_fill(r.y, r.x, r.w, PJ_C_NORMAL);
+static bool stats_line(pj_app *a, int y, pj_rect r)
+{
+	char right[192], b1[32], b2[32];
+	pj_progress_snap s;
 	if (!a->stats_job) {
-		pj_crt_put(r.y, r.x, r.w, PJ_C_DIM, false, "stats: idle (s: start)");
-		return;
+		job_line(y, r, PJ_C_DIM, "stats:", -1, "idle (s: start)");
+		return false;
 	}
 	pj_progress_snapshot(pj_stats_job_progress(a->stats_job), &s);
 	double t = (a->stats_done ? a->stats_t1 : pj_now()) - a->stats_t0;
 	double rate = t > 0 ? (double)s.units_done / t : 0;
-
 	if (a->stats_done && !s.cancelled) {
-		snprintf(right, sizeof right, "stats: done, %llu tensors, %s in %.2f s (%s/s)",
+		snprintf(right, sizeof right, "done, %llu tensors, %s in %.2f s (%s/s)",
 		         (unsigned long long)s.items_done, pj_fmt_bytes(s.units_done, b1, sizeof b1), t,
 		         pj_fmt_bytes((uint64_t)rate, b2, sizeof b2));
-		pj_crt_put(r.y, r.x, r.w, PJ_C_NORMAL, false, right);
-		return;
+		job_line(y, r, PJ_C_NORMAL, "stats:", -1, right);
+		return false;
 	}
 	if (a->stats_done) {
-		snprintf(right, sizeof right, "stats: cancelled at %llu/%llu tensors; partial results marked ~ "
-		         "(s: restart)", (unsigned long long)s.items_done, (unsigned long long)s.items_total);
-		pj_crt_put(r.y, r.x, r.w, PJ_C_WARN, false, right);
-		return;
+		snprintf(right, sizeof right, "cancelled at %llu/%llu tensors; partial results marked ~ (s: restart)",
+		         (unsigned long long)s.items_done, (unsigned long long)s.items_total);
+		job_line(y, r, PJ_C_WARN, "stats:", -1, right);
+		return false;
 	}
-
-	/* Running: "stats [#####-----] 12/39  85.0 MiB/s  ETA 0:03  c: cancel" */
 	double frac = s.units_total ? (double)s.units_done / (double)s.units_total : 0;
 	double eta = rate > 0 ? (double)(s.units_total - s.units_done) / rate : -1;
-	snprintf(left, sizeof left, "stats%s ", s.cancelled ? " (cancelling)" : "");
-	snprintf(right, sizeof right, " %llu/%llu tensors  %s/s  ETA %s  c: cancel",
+	snprintf(right, sizeof right, "%llu/%llu tensors  %s/s  ETA %s  c: cancel%s",
 	         (unsigned long long)s.items_done, (unsigned long long)s.items_total,
-	         pj_fmt_bytes((uint64_t)rate, b1, sizeof b1), pj_fmt_duration(eta, b2, sizeof b2));
-	(void)b3;
-	int x = r.x + pj_crt_put(r.y, r.x, r.w, PJ_C_NORMAL, false, left);
-	int bar = r.w - (x - r.x) - pj_crt_strwidth(right) - 2;
-	if (bar > 40)
-		bar = 40;
-	if (bar >= 5) {
-		int done = (int)(frac * bar + 0.5);
-		pj_crt_put(r.y, x, 1, PJ_C_NORMAL, false, "[");
-		for (int i = 0; i < bar; i++)
-			pj_crt_put(r.y, x + 1 + i, 1, i < done ? PJ_C_BAR_DONE : PJ_C_BAR_TODO, false,
-			           i < done ? "#" : "-");
-		pj_crt_put(r.y, x + 1 + bar, 1, PJ_C_NORMAL, false, "]");
-		x += bar + 2;
+	         pj_fmt_bytes((uint64_t)rate, b1, sizeof b1), pj_fmt_duration(eta, b2, sizeof b2),
+	         s.cancelled ? " (cancelling)" : "");
+	job_line(y, r, PJ_C_NORMAL, "stats", frac, right);
+	return true;
+}
+
+static bool measure_line(pj_app *a, int y, pj_rect r)
+{
+	char right[192], b1[32];
+	const pj_progress *pr = a->s ? pj_session_measure_progress(a->s) : NULL;
+	if (!pr) {
+		job_line(y, r, PJ_C_DIM, "measure:", -1, "idle");
+		return false;
 	}
-	pj_crt_put(r.y, x, r.w - (x - r.x), PJ_C_NORMAL, false, right);
+	pj_progress_snap s;
+	pj_progress_snapshot(pr, &s);
+	double t = pj_now() - a->measure_t0;
+	double rate = t > 0 ? (double)s.items_done / t : 0;
+	if (s.finished || (s.cancelled && s.items_done >= s.items_total)) {
+		pj_stotals tt;
+		pj_session_totals(a->s, &tt);
+		snprintf(right, sizeof right, "%s, %llu/%llu tensors measured", s.cancelled ? "cancelled" : "done",
+		         (unsigned long long)s.items_done, (unsigned long long)s.items_total);
+		job_line(y, r, s.cancelled ? PJ_C_WARN : PJ_C_NORMAL, "measure:", -1, right);
+		return false;
+	}
+	double frac = s.units_total ? (double)s.units_done / (double)s.units_total : 0;
+	double eta = rate > 0 && frac > 0 ? t / frac - t : -1;
+	snprintf(right, sizeof right, "%llu/%llu tensors  %.1f/s  ETA %s  c: cancel%s",
+	         (unsigned long long)s.items_done, (unsigned long long)s.items_total, rate,
+	         pj_fmt_duration(eta, b1, sizeof b1), s.cancelled ? " (cancelling)" : "");
+	job_line(y, r, PJ_C_NORMAL, "measure", frac, right);
+	return true;
+}
+
+static bool solve_line(pj_app *a, int y, pj_rect r)
+{
+	char right[192], b1[32];
+	pj_progress_snap s;
+	pj_progress_snapshot(pj_solve_job_progress(a->solve), &s);
+	double t = pj_now() - a->solve_t0;
+	double frac = s.units_total ? (double)s.units_done / (double)s.units_total
+	              : s.items_total ? (double)s.items_done / (double)s.items_total : 0;
+	double eta = frac > 0 ? t / frac - t : -1;
+	snprintf(right, sizeof right, "%s  %.0f%%  %.1f s  ETA %s  c: cancel", a->solve_what, 100 * frac, t,
+	         pj_fmt_duration(eta, b1, sizeof b1));
+	job_line(y, r, PJ_C_NORMAL, "solve", frac, right);
+	return true;
+}
+
+static bool export_line(pj_app *a, int y, pj_rect r)
+{
+	char right[400], b1[32];
+	const pj_export *e = &a->exp;
+	const char *base = e->out ? strrchr(e->out, '/') : NULL;
+	base = base ? base + 1 : e->out ? e->out : "?";
+	if (e->finished) {
+		if (e->ok)
+			snprintf(right, sizeof right, "done: %s in %.1f s", base, e->t1 - e->t0);
+		else if (e->cancelled)
+			snprintf(right, sizeof right, "cancelled: no file written (%s)", base);
+		else
+			snprintf(right, sizeof right, "FAILED: %s", e->last);
+		job_line(y, r, e->ok ? PJ_C_NORMAL : PJ_C_WARN, "export:", -1, right);
+		return false;
+	}
+	double t = pj_now() - e->t0, frac = e->pct / 100.0;
+	double eta = frac > 0 ? t / frac - t : -1;
+	snprintf(right, sizeof right, "%s  %zu/%zu tensors  %d%%  ETA %s  c: cancel", base, e->i, e->n, e->pct,
+	         pj_fmt_duration(eta, b1, sizeof b1));
+	job_line(y, r, PJ_C_NORMAL, "export", frac, right);
+	return true;
+}
+
+static void jobs_draw(pj_app *a, pj_rect r)
+{
+	int y = r.y, end = r.y + r.h;
+	if (r.h == 1) {
+		/* One line: the job most worth watching. */
+		if (pj_export_running(&a->exp))
+			export_line(a, y, r);
+		else if (a->solve)
+			solve_line(a, y, r);
+		else if (pj_app_stats_running(a) || !a->s)
+			stats_line(a, y, r);
+		else
+			measure_line(a, y, r);
+		return;
+	}
+	if (y < end)
+		stats_line(a, y++, r);
+	if (a->s && y < end)
+		measure_line(a, y++, r);
+	if (a->solve && y < end)
+		solve_line(a, y++, r);
+	if (a->exp_seen && y < end)
+		export_line(a, y++, r);
 }
 
 const pj_view pj_jobs_view = { "jobs", jobs_draw, NULL, NULL };

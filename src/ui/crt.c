@@ -30,7 +30,8 @@ static attr_t attrs[PJ_C_COUNT];
 static bool color_on, utf8;
 
 /* State the signal handlers read: only what is safe to touch there. */
-static volatile sig_atomic_t active, resized;
+static volatile sig_atomic_t active, resized, term_sig;
+static bool catch_term;
 static int wake_fd = -1;
 static struct termios saved_tios;
 static bool have_tios;
@@ -64,6 +65,26 @@ static void on_fatal(int sig)
 	/* SA_RESETHAND restored the default action; the signal is blocked
 	 * until we return, and then kills us with the usual status/core. */
 	raise(sig);
+}
+
+/* SIGTERM, SIGHUP with catch_term: the loop saves and leaves; a second
+ * one while it does is fatal as usual. */
+static void on_term(int sig)
+{
+	int saved = errno;
+	if (term_sig) {
+		emergency_restore();
+		signal(sig, SIG_DFL);
+		raise(sig);
+		errno = saved;
+		return;
+	}
+	term_sig = sig;
+	if (wake_fd >= 0) {
+		ssize_t r = write(wake_fd, "t", 1);
+		(void)r;
+	}
+	errno = saved;
 }
 
 static void on_winch(int sig)
@@ -170,10 +191,14 @@ bool pj_crt_init(const pj_crt_opts *o)
 	sa.sa_handler = on_winch;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGWINCH, &sa, &old_winch);   /* replaces ncurses' own handler */
-	sa.sa_handler = on_fatal;
-	sa.sa_flags = SA_RESETHAND;
-	for (size_t i = 0; i < N_FATAL; i++)
+	catch_term = o->catch_term;
+	term_sig = 0;
+	for (size_t i = 0; i < N_FATAL; i++) {
+		bool gentle = catch_term && (fatal_signals[i] == SIGTERM || fatal_signals[i] == SIGHUP);
+		sa.sa_handler = gentle ? on_term : on_fatal;
+		sa.sa_flags = gentle ? 0 : SA_RESETHAND;
 		sigaction(fatal_signals[i], &sa, &old_fatal[i]);
+	}
 	if (!registered) {
 		atexit(at_exit);
 		registered = true;
@@ -198,6 +223,11 @@ void pj_crt_done(void)
 	delscreen(screen);
 	screen = NULL;
 	fflush(stdout);
+}
+
+int pj_crt_take_signal(void)
+{
+	return term_sig;
 }
 
 bool pj_crt_take_resize(void)
@@ -409,7 +439,30 @@ void pj_crt_fill(int y, int x, int w, pj_color c)
 
 const char *pj_crt_glyph(pj_glyph g)
 {
-	static const char *const u[PJ_G_COUNT] = { "\u25b8", "\u25be", " ", "\u2026", "\u00b7" };
-	static const char *const a[PJ_G_COUNT] = { "+", "-", " ", "~", "." };
+	static const char *const u[PJ_G_COUNT] = { "\u25b8", "\u25be", " ", "\u2026", "\u00b7", "\u25cf", "\u2192" };
+	static const char *const a[PJ_G_COUNT] = { "+", "-", " ", "~", ".", "*", "->" };
 	return (unsigned)g < PJ_G_COUNT ? (utf8 ? u[g] : a[g]) : "";
+}
+
+int pj_crt_bar(int y, int x, int w, double frac, pj_color c)
+{
+	static const char *const eighth[8] = { "", "\u258f", "\u258e", "\u258d", "\u258c", "\u258b", "\u258a", "\u2589" };
+	if (w <= 0)
+		return 0;
+	if (!(frac > 0))
+		frac = 0;
+	if (frac > 1)
+		frac = 1;
+	int units = (int)(frac * w * 8 + 0.5), x0 = x;
+	if (!utf8) {
+		int full = (units + 4) / 8;
+		for (int i = 0; i < full; i++)
+			x += pj_crt_put(y, x, 1, c, false, "#");
+	} else {
+		for (int i = 0; i < units / 8; i++)
+			x += pj_crt_put(y, x, 1, c, false, "\u2588");
+		if (units % 8)
+			x += pj_crt_put(y, x, 1, c, false, eighth[units % 8]);
+	}
+	return x - x0 < w ? w : x - x0;
 }

@@ -49,6 +49,7 @@ typedef struct pj_crt_opts {
 	bool no_color;
 	bool no_mouse;
 	int wake_fd;        /* written (one byte) on SIGWINCH, so poll() wakes; -1: none */
+	bool catch_term;    /* SIGTERM and SIGHUP only set a flag (pj_crt_take_signal) */
 } pj_crt_opts;
 
 /* Returns false (terminal untouched or restored) when curses cannot start. */
@@ -81,6 +82,9 @@ typedef struct pj_mouse {
 /* Next key without waiting; PJ_KEY_NONE when none is pending.  For
  * PJ_KEY_MOUSE, *ev is filled. */
 int pj_crt_read_key(pj_mouse *ev);
+/* The SIGTERM / SIGHUP received with catch_term (0: none).  The caller
+ * saves, calls pj_crt_done() and re-raises it with the default action. */
+int pj_crt_take_signal(void);
 /* True once after a SIGWINCH: the new size has been applied (LINES/COLS). */
 bool pj_crt_take_resize(void);
 
@@ -103,7 +107,12 @@ int pj_crt_put_tail(int y, int x, int w, pj_color c, bool pad, const char *s);
 void pj_crt_fill(int y, int x, int w, pj_color c);
 
 /* Glyphs with an ASCII fallback outside UTF-8 locales. */
-typedef enum pj_glyph { PJ_G_COLLAPSED, PJ_G_EXPANDED, PJ_G_LEAF, PJ_G_ELLIPSIS, PJ_G_DOT, PJ_G_COUNT } pj_glyph;
+typedef enum pj_glyph {
+	PJ_G_COLLAPSED, PJ_G_EXPANDED, PJ_G_LEAF, PJ_G_ELLIPSIS, PJ_G_DOT, PJ_G_TAG, PJ_G_ARROW, PJ_G_COUNT
+} pj_glyph;
 const char *pj_crt_glyph(pj_glyph g);
+/* A horizontal bar of frac (0..1) of w cells: eighth blocks in UTF-8,
+ * '#' otherwise; the rest blank.  Returns w. */
+int pj_crt_bar(int y, int x, int w, double frac, pj_color c);
 
 #endif

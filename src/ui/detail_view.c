@@ -70,6 +70,81 @@ static void stats_lines(lines *L, const pj_tstats *s, bool stacked_outliers, uin
 	     (unsigned long long)s->n_outlier_seen, stacked_outliers ? " of each expert" : "");
 }
 
+/* The plan for one tensor: its type and why, then every candidate type
+ * with its measured error and predicted loss as a table with bars. */
+static void plan_detail(pj_app *a, uint32_t ri, lines *L)
+{
+	const pj_row *r = &a->tree.rows[ri];
+	size_t ti = (size_t)r->tensor;
+	const pj_tensor *t = &a->m->cat.t[ti];
+	pj_srow sr;
+	char b1[24], b2[24], b3[24];
+	pj_session_row(a->s, ti, &sr);
+	char from[200];
+	size_t off = (size_t)snprintf(from, sizeof from, "from %s", pj_provenance_name(sr.prov));
+	if (sr.rule)
+		off += (size_t)snprintf(from + off, sizeof from - off, " '%s'", sr.rule);
+	if (sr.pinned)
+		snprintf(from + off, sizeof from - off, ", pinned");
+	line(L, "plan", sr.quantizable ? PJ_C_LABEL : PJ_C_DIM, "%s  %s  %.2f bpw  loss %s%s  %s",
+	     pj_dtype_name(sr.type), pj_fmt_bytes(sr.bytes, b1, sizeof b1), sr.bpw,
+	     sr.loss_estimated ? "~" : "", pj_fmt_num(sr.loss, 9, b2, sizeof b2), from);
+	if (sr.e && sr.e->reason[0])
+		line(L, "why", PJ_C_NORMAL, "%s", sr.e->reason);
+	if (sr.note[0])
+		line(L, "note", PJ_C_WARN, "%s", sr.note);
+	if (!sr.quantizable && sr.e && sr.e->kept)
+		line(L, "kept", PJ_C_DIM, "%s", sr.e->kept);
+	if (pj_tensor_stacked(t))
+		line(L, "export", PJ_C_DIM, "one GGUF type for the stacked tensor: all %d experts of layer %d get %s",
+		     t->n_experts, t->layer, pj_dtype_name(sr.type));
+	else if (t->expert >= 0)
+		line(L, "export", PJ_C_DIM, "experts are stacked per layer in a GGUF: one type for the layer's experts");
+	if (!sr.quantizable)
+		return;
+
+	pj_scand c[24];
+	size_t n = pj_session_candidates(a->s, ti, c, sizeof c / sizeof c[0]);
+	if (n > sizeof c / sizeof c[0])
+		n = sizeof c / sizeof c[0];
+	double max_loss = 0;
+	for (size_t i = 0; i < n; i++)
+		if (c[i].loss > max_loss)
+			max_loss = c[i].loss;
+	int x = L->r.x + 1;
+	if (L->y < L->r.y + L->r.h)
+		pj_crt_put(L->y++, x, L->r.w - 2, PJ_C_LABEL, false,
+		           "  type     bpw      bytes    rel.err       loss  (bar: loss; t/Enter in the type menu applies)");
+	for (size_t i = 0; i < n && L->y < L->r.y + L->r.h; i++) {
+		char row[160], err[24];
+		if (c[i].mstate == PJ_MS_DONE || c[i].mstate == PJ_MS_PARTIAL)
+			pj_fmt_num(c[i].rel_err, 9, err, sizeof err);
+		else if (c[i].mstate == PJ_MS_NA || c[i].mstate == PJ_MS_ERROR)
+			snprintf(err, sizeof err, "n/a");
+		else
+			snprintf(err, sizeof err, "%s", pj_crt_glyph(PJ_G_DOT));
+		char wr[32] = "";
+		if (c[i].written != c[i].type)
+			snprintf(wr, sizeof wr, "->%s", pj_dtype_name(c[i].written));
+		snprintf(row, sizeof row, "%s %-7s %5.2f %10s %10s %s%10s", c[i].planned ? ">" : " ",
+		         pj_dtype_name(c[i].type), c[i].bpw, pj_fmt_bytes(c[i].bytes, b1, sizeof b1), err,
+		         c[i].estimated ? "~" : " ", pj_fmt_num(c[i].loss, 9, b3, sizeof b3));
+		pj_color col = c[i].planned ? PJ_C_LABEL : c[i].mstate == PJ_MS_NA ? PJ_C_DIM : PJ_C_NORMAL;
+		int w = pj_crt_put(L->y, x, L->r.w - 2, col, false, row);
+		int bw = L->r.w - 2 - w - 2 - 24;
+		if (bw > 30)
+			bw = 30;
+		if (bw > 3) {
+			pj_crt_bar(L->y, x + w + 1, bw, max_loss > 0 ? c[i].loss / max_loss : 0,
+			           c[i].planned ? PJ_C_BAR_DONE : PJ_C_WARN);
+			if (wr[0] || c[i].reason[0])
+				pj_crt_printf(L->y, x + w + 2 + bw, L->r.w - 2 - w - 2 - bw, PJ_C_DIM, false, "%s %s", wr,
+				              c[i].reason);
+		}
+		L->y++;
+	}
+}
+
 static void tensor_detail(pj_app *a, uint32_t ri, lines *L)
 {
 	const pj_row *r = &a->tree.rows[ri];
@@ -97,11 +172,13 @@ static void tensor_detail(pj_app *a, uint32_t ri, lines *L)
 	else
 		line(L, "shape", PJ_C_NORMAL, "%s (ggml order)  %s  %s params  %s", shape, pj_dtype_name(t->dtype),
 		     pj_fmt_count(r->params, b1, sizeof b1), pj_fmt_bytes(bytes, b2, sizeof b2));
-	line(L, "file", PJ_C_NORMAL, "%s @ %llu (0x%llx)", base ? base + 1 : f->path,
-	     (unsigned long long)off, (unsigned long long)off);
 	pj_tstats s;
 	pj_app_row_stats(a, ri, &s);
 	stats_lines(L, &s, !slice && pj_tensor_stacked(t), r->params);
+	if (a->s)
+		plan_detail(a, ri, L);
+	line(L, "file", PJ_C_NORMAL, "%s @ %llu (0x%llx)", base ? base + 1 : f->path,
+	     (unsigned long long)off, (unsigned long long)off);
 }
 
 static void group_detail(pj_app *a, uint32_t ri, lines *L)
@@ -136,6 +213,16 @@ static void group_detail(pj_app *a, uint32_t ri, lines *L)
 		     r->dtype >= 0 ? pj_dtype_name((pj_dtype)r->dtype) : "mixed types");
 		if (r->kind == PJ_ROW_EXPERTS && r->n_leaves != r->n_tensors)
 			line(L, "stored", PJ_C_DIM, "as %u stacked tensors (one type each on export)", r->n_tensors);
+	}
+	const pj_row_plan *p = pj_app_row_plan(a, ri);
+	if (p) {
+		char b3[24];
+		line(L, "plan", PJ_C_LABEL, "%s  %s  %.2f bpw  loss %s%s%s", p->type >= 0 ? pj_dtype_name((pj_dtype)p->type) : "mixed types",
+		     pj_fmt_bytes(p->bytes, b1, sizeof b1), r->params ? 8.0 * (double)p->bytes / (double)r->params : 0,
+		     p->estimated ? "~" : "", pj_fmt_num(p->loss, 9, b3, sizeof b3), p->pinned ? "  (some pinned)" : "");
+		if (r->kind == PJ_ROW_EXPERTS || r->kind == PJ_ROW_EXPERT)
+			line(L, "export", PJ_C_DIM, "GGUF stacks a layer's experts: on export one type per stacked tensor "
+			     "(ffn_gate/up/down_exps) applies to all experts");
 	}
 	pj_tstats s;
 	pj_app_row_stats(a, ri, &s);

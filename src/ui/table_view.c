@@ -9,66 +9,50 @@
 #include "fmt.h"
 #include "views.h"
 
-/* X(ID, title, width, right-aligned, priority) - when the terminal is
- * narrow, columns go in decreasing priority number until the name column
- * keeps NAME_MIN cells. */
-#define TABLE_COLUMNS(X)                          \
-	X(ATTN,   "Attn",      9, false, 3)      \
-	X(SHAPE,  "Shape",    12, true,  1)      \
-	X(PARAMS, "Params",    7, true,  4)      \
-	X(TYPE,   "Type",      7, false, 1)      \
-	X(BYTES,  "Bytes",     8, true,  2)      \
-	X(MAXABS, "max|x|",    7, true,  1)      \
-	X(RMS,    "RMS",       7, true,  2)      \
-	X(NANINF, "NaN/Inf",   7, true,  4)      \
-	X(OUTL,   "Out%",      6, true,  2)
-
-enum col_id {
-#define COL_ENUM(id, title, w, right, prio) COL_##id,
-	TABLE_COLUMNS(COL_ENUM)
-#undef COL_ENUM
-	COL_COUNT
-};
-
-static const struct column {
-	const char *title;
-	int width;
-	bool right;
-	int prio;
-} columns[COL_COUNT] = {
-#define COL_ROW(id, title, w, right, prio) [COL_##id] = { title, w, right, prio },
-	TABLE_COLUMNS(COL_ROW)
+const pj_col_info pj_columns[PJ_COL_COUNT] = {
+#define COL_ROW(id, title, w, right, prio, on) [PJ_COL_##id] = { title, w, right, prio, on },
+	PJ_COLUMNS(COL_ROW)
 #undef COL_ROW
 };
+#define columns pj_columns
 
 #define NAME_MIN 24
-#define FIRST_STAT COL_MAXABS
 
 typedef struct col_layout {
-	bool on[COL_COUNT];
-	int x[COL_COUNT];
+	bool on[PJ_COL_COUNT];
+	int x[PJ_COL_COUNT];
 	int name_w;
 } col_layout;
 
-static void fit_columns(int width, col_layout *L)
+/* Without a plan its columns say nothing. */
+static bool col_wanted(const pj_app *a, int c)
+{
+	if (!a->s && (c == PJ_COL_TYPE || c == PJ_COL_BPW || c == PJ_COL_ERR || c == PJ_COL_LOSS || c == PJ_COL_PROV))
+		return false;
+	return a->col_on[c];
+}
+
+/* Columns the user chose, by priority, while the name keeps NAME_MIN
+ * cells.  Without a plan the plan columns are left out. */
+static void fit_columns(const pj_app *a, int width, col_layout *L)
 {
 	memset(L, 0, sizeof *L);
 	int used = 0;
-	for (int p = 1; p <= 4; p++) {
+	for (int p = 1; p <= 6; p++) {
 		int add = 0;
-		for (int c = 0; c < COL_COUNT; c++)
-			if (columns[c].prio == p)
+		for (int c = 0; c < PJ_COL_COUNT; c++)
+			if (columns[c].prio == p && col_wanted(a, c))
 				add += columns[c].width + 1;
 		if (width - used - add < NAME_MIN)
 			break;
 		used += add;
-		for (int c = 0; c < COL_COUNT; c++)
-			if (columns[c].prio == p)
+		for (int c = 0; c < PJ_COL_COUNT; c++)
+			if (columns[c].prio == p && col_wanted(a, c))
 				L->on[c] = true;
 	}
 	L->name_w = width - used;
 	int x = L->name_w;
-	for (int c = 0; c < COL_COUNT; c++) {
+	for (int c = 0; c < PJ_COL_COUNT; c++) {
 		if (!L->on[c])
 			continue;
 		L->x[c] = x + 1;
@@ -179,9 +163,11 @@ static void put_cell(int y, int x, int w, bool right, pj_color c, const char *s)
 static void draw_stats(const pj_app *a, uint32_t ri, int y, int x0, const col_layout *L, bool sel)
 {
 	pj_tstats s;
+	if (!L->on[PJ_COL_MAXABS] && !L->on[PJ_COL_RMS] && !L->on[PJ_COL_NANINF] && !L->on[PJ_COL_OUTL])
+		return;
 	pj_app_row_stats(a, ri, &s);
 	int first = -1, last_end = 0;
-	for (int c = FIRST_STAT; c < COL_COUNT; c++)
+	for (int c = PJ_COL_MAXABS; c <= PJ_COL_OUTL; c++)
 		if (L->on[c]) {
 			if (first < 0)
 				first = c;
@@ -202,7 +188,7 @@ static void draw_stats(const pj_app *a, uint32_t ri, int y, int x0, const col_la
 		break;
 	}
 	bool partial = s.state == PJ_TS_PARTIAL;
-	for (int c = FIRST_STAT; c < COL_COUNT; c++) {
+	for (int c = PJ_COL_MAXABS; c <= PJ_COL_OUTL; c++) {
 		if (!L->on[c])
 			continue;
 		char v[32], cell[40];
@@ -214,9 +200,9 @@ static void draw_stats(const pj_app *a, uint32_t ri, int y, int x0, const col_la
 			continue;
 		}
 		switch (c) {
-		case COL_MAXABS: pj_fmt_num(pj_tstats_max_abs(&s), w, v, sizeof v); break;
-		case COL_RMS: pj_fmt_num(pj_tstats_rms(&s), w, v, sizeof v); break;
-		case COL_NANINF:
+		case PJ_COL_MAXABS: pj_fmt_num(pj_tstats_max_abs(&s), w, v, sizeof v); break;
+		case PJ_COL_RMS: pj_fmt_num(pj_tstats_rms(&s), w, v, sizeof v); break;
+		case PJ_COL_NANINF:
 			if (s.n_nan || s.n_inf) {
 				snprintf(v, sizeof v, "%llu/%llu", (unsigned long long)s.n_nan,
 				         (unsigned long long)s.n_inf);
@@ -226,7 +212,7 @@ static void draw_stats(const pj_app *a, uint32_t ri, int y, int x0, const col_la
 				snprintf(v, sizeof v, "0");
 			}
 			break;
-		case COL_OUTL: pj_fmt_pct(pj_tstats_outlier_frac(&s), v, sizeof v); break;
+		case PJ_COL_OUTL: pj_fmt_pct(pj_tstats_outlier_frac(&s), v, sizeof v); break;
 		default: v[0] = '\0'; break;
 		}
 		snprintf(cell, sizeof cell, "%s%s", partial ? "~" : "", v);
@@ -234,63 +220,154 @@ static void draw_stats(const pj_app *a, uint32_t ri, int y, int x0, const col_la
 	}
 }
 
-static void draw_row(const pj_app *a, uint32_t ri, int y, pj_rect r, const col_layout *L, bool sel)
+/* The plan columns of one row. */
+static void draw_plan(pj_app *a, uint32_t ri, int y, pj_rect r, const col_layout *L, bool sel)
+{
+	const pj_row *row = &a->tree.rows[ri];
+	const pj_row_plan *p = pj_app_row_plan(a, ri);
+	pj_color c = sel ? PJ_C_SELECTED : PJ_C_NORMAL, dim = sel ? PJ_C_SELECTED : PJ_C_DIM;
+	char cell[48];
+	if (!p)
+		return;
+	bool leaf = row->kind == PJ_ROW_TENSOR || row->kind == PJ_ROW_SLICE;
+	pj_srow sr;
+	if (leaf)
+		pj_session_row(a->s, (size_t)row->tensor, &sr);
+	if (L->on[PJ_COL_TYPE]) {
+		const char *tn = p->type >= 0 ? pj_dtype_name((pj_dtype)p->type) : "mixed";
+		snprintf(cell, sizeof cell, "%s%s", tn, leaf && sr.fell_back ? "*" : "");
+		put_cell(y, r.x + L->x[PJ_COL_TYPE], columns[PJ_COL_TYPE].width, false,
+		         p->type < 0 ? dim : sel ? c : PJ_C_LABEL, cell);
+	}
+	if (L->on[PJ_COL_BYTES])
+		put_cell(y, r.x + L->x[PJ_COL_BYTES], columns[PJ_COL_BYTES].width, true, c,
+		         pj_fmt_bytes(p->bytes, cell, sizeof cell));
+	if (L->on[PJ_COL_BPW] && row->params) {
+		snprintf(cell, sizeof cell, "%.2f", 8.0 * (double)p->bytes / (double)row->params);
+		put_cell(y, r.x + L->x[PJ_COL_BPW], columns[PJ_COL_BPW].width, true, c, cell);
+	}
+	if (L->on[PJ_COL_ERR] && leaf) {
+		if (!sr.quantizable)
+			snprintf(cell, sizeof cell, "kept");
+		else if (sr.mstate == PJ_MS_DONE || sr.mstate == PJ_MS_PARTIAL)
+			snprintf(cell, sizeof cell, "%s%s", sr.mstate == PJ_MS_PARTIAL ? "~" : "",
+			         pj_fmt_num(sr.rel_err, 6, cell + 20, 20));
+		else if (sr.mstate == PJ_MS_NA || sr.mstate == PJ_MS_ERROR)
+			snprintf(cell, sizeof cell, "n/a");
+		else
+			snprintf(cell, sizeof cell, "%s", pj_crt_glyph(PJ_G_DOT));
+		put_cell(y, r.x + L->x[PJ_COL_ERR], columns[PJ_COL_ERR].width, true,
+		         sr.mstate == PJ_MS_DONE ? c : dim, cell);
+	}
+	if (L->on[PJ_COL_LOSS] && (p->loss > 0 || leaf)) {
+		/* "1.2e-03 ▇▇▇": the number, then a bar against the whole plan. */
+		pj_stotals tot;
+		pj_session_totals(a->s, &tot);
+		int x = r.x + L->x[PJ_COL_LOSS];
+		snprintf(cell, sizeof cell, "%s%s", p->estimated ? "~" : "", pj_fmt_num(p->loss, 7, cell + 24, 24));
+		put_cell(y, x, 8, true, p->estimated ? dim : c, cell);
+		double frac = tot.loss > 0 ? p->loss / tot.loss : 0;
+		/* A square-root scale: small shares stay visible next to big ones. */
+		pj_crt_bar(y, x + 9, columns[PJ_COL_LOSS].width - 9, frac > 0 ? sqrt(frac) : 0,
+		           sel ? PJ_C_SELECTED : PJ_C_WARN);
+	}
+	if (L->on[PJ_COL_PROV]) {
+		const char *pv = p->prov < PJ_PROV_COUNT ? pj_provenance_name((pj_provenance)p->prov) : "";
+		snprintf(cell, sizeof cell, "%s%s", pv, p->pinned ? "!" : "");
+		put_cell(y, r.x + L->x[PJ_COL_PROV], columns[PJ_COL_PROV].width, false,
+		         p->pinned && !sel ? PJ_C_WARN : c, cell);
+	}
+	if (L->on[PJ_COL_ROUTE] && (row->kind == PJ_ROW_EXPERT || row->kind == PJ_ROW_SLICE))
+		put_cell(y, r.x + L->x[PJ_COL_ROUTE], columns[PJ_COL_ROUTE].width, true, dim, "-");
+}
+
+static void draw_row(pj_app *a, uint32_t ri, int y, pj_rect r, const col_layout *L, bool sel)
 {
 	const pj_tree *t = &a->tree;
 	const pj_row *row = &t->rows[ri];
 	char label[256], note[96], cell[48];
 	pj_color base = sel ? PJ_C_SELECTED : PJ_C_NORMAL;
+	const pj_row_plan *p = pj_app_row_plan(a, ri);
+	bool flat = a->sort_col >= 0;
 
 	pj_crt_fill(y, r.x, r.w, base);
+	/* Tag mark in the first cell. */
+	if (p && (p->all_tagged || p->tagged))
+		pj_crt_put(y, r.x, 1, sel ? base : PJ_C_WARN, false, p->all_tagged ? pj_crt_glyph(PJ_G_TAG) : "+");
 
 	/* Name: indentation, expander, label, dim annotation. */
-	int x = r.x + 1 + 2 * row->depth;
+	int x = r.x + 1 + (flat ? 0 : 2 * row->depth);
 	int name_end = r.x + L->name_w;
 	if (x < name_end - 2) {
-		pj_glyph g = !pj_row_has_children(t, ri) ? PJ_G_LEAF : row->expanded ? PJ_G_EXPANDED : PJ_G_COLLAPSED;
+		pj_glyph g = flat || !pj_row_has_children(t, ri) ? PJ_G_LEAF : row->expanded ? PJ_G_EXPANDED : PJ_G_COLLAPSED;
 		x += pj_crt_put(y, x, 1, sel ? base : row_color(row), false, pj_crt_glyph(g)) + 1;
-		pj_tree_label(t, a->m, ri, label, sizeof label);
+		if (flat)
+			snprintf(label, sizeof label, "%s", a->m->cat.t[row->tensor].name);
+		else if (row->kind == PJ_ROW_EXPERTS && a->s) {
+			pj_sagg ag;
+			pj_session_agg_experts(a->s, row->comp, row->layer, &ag);
+			pj_sagg_summary(&ag, label, sizeof label);
+		} else
+			pj_tree_label(t, a->m, ri, label, sizeof label);
 		int lw = name_end - x;
 		/* Tensor names lose their start, not their distinctive end. */
 		if (row->kind == PJ_ROW_TENSOR || row->kind == PJ_ROW_SLICE)
 			x += pj_crt_put_tail(y, x, lw, sel ? base : row_color(row), false, label);
 		else
 			x += pj_crt_put(y, x, lw, sel ? base : row_color(row), false, label);
-		annotation(a, ri, label, L->on[COL_ATTN], note, sizeof note);
+		annotation(a, ri, label, L->on[PJ_COL_ATTN], note, sizeof note);
+		if (row->kind == PJ_ROW_EXPERTS && a->s)
+			note[0] = '\0';
 		/* Whole or not at all: "ffn_" would read as a different role. */
 		if (note[0] && x + 2 + pj_crt_strwidth(note) <= name_end)
 			pj_crt_put(y, x + 2, name_end - x - 2, sel ? base : PJ_C_DIM, false, note);
 	}
 
 	pj_color c = sel ? base : PJ_C_NORMAL;
-	if (L->on[COL_ATTN])
-		put_cell(y, r.x + L->x[COL_ATTN], columns[COL_ATTN].width, false, c, attn_cell(a, ri, cell, sizeof cell));
-	if (L->on[COL_SHAPE])
-		put_cell(y, r.x + L->x[COL_SHAPE], columns[COL_SHAPE].width, true, c, shape_cell(a, row, cell, sizeof cell));
-	if (L->on[COL_PARAMS])
-		put_cell(y, r.x + L->x[COL_PARAMS], columns[COL_PARAMS].width, true, c,
+	if (L->on[PJ_COL_ATTN])
+		put_cell(y, r.x + L->x[PJ_COL_ATTN], columns[PJ_COL_ATTN].width, false, c, attn_cell(a, ri, cell, sizeof cell));
+	if (L->on[PJ_COL_SHAPE])
+		put_cell(y, r.x + L->x[PJ_COL_SHAPE], columns[PJ_COL_SHAPE].width, true, c,
+		         shape_cell(a, row, cell, sizeof cell));
+	if (L->on[PJ_COL_PARAMS])
+		put_cell(y, r.x + L->x[PJ_COL_PARAMS], columns[PJ_COL_PARAMS].width, true, c,
 		         pj_fmt_count(row->params, cell, sizeof cell));
-	if (L->on[COL_TYPE])
-		put_cell(y, r.x + L->x[COL_TYPE], columns[COL_TYPE].width, false,
+	if (L->on[PJ_COL_SRC])
+		put_cell(y, r.x + L->x[PJ_COL_SRC], columns[PJ_COL_SRC].width, false,
 		         row->dtype < 0 && !sel ? PJ_C_DIM : c,
 		         row->dtype >= 0 ? pj_dtype_name((pj_dtype)row->dtype) : "mixed");
-	if (L->on[COL_BYTES])
-		put_cell(y, r.x + L->x[COL_BYTES], columns[COL_BYTES].width, true, c,
-		         pj_fmt_bytes(row->bytes, cell, sizeof cell));
+	if (p) {
+		draw_plan(a, ri, y, r, L, sel);
+	} else {
+		/* No plan: the source type and size stand in the plan columns. */
+		if (L->on[PJ_COL_TYPE] && !L->on[PJ_COL_SRC])
+			put_cell(y, r.x + L->x[PJ_COL_TYPE], columns[PJ_COL_TYPE].width, false,
+			         row->dtype < 0 && !sel ? PJ_C_DIM : c,
+			         row->dtype >= 0 ? pj_dtype_name((pj_dtype)row->dtype) : "mixed");
+		if (L->on[PJ_COL_BYTES])
+			put_cell(y, r.x + L->x[PJ_COL_BYTES], columns[PJ_COL_BYTES].width, true, c,
+			         pj_fmt_bytes(row->bytes, cell, sizeof cell));
+	}
 	draw_stats(a, ri, y, r.x, L, sel);
 }
 
 static void table_draw(pj_app *a, pj_rect r)
 {
 	col_layout L;
-	fit_columns(r.w, &L);
+	fit_columns(a, r.w, &L);
 
 	/* Title row. */
 	pj_crt_fill(r.y, r.x, r.w, PJ_C_TITLE);
-	char title[64];
-	snprintf(title, sizeof title, " Name  %zu/%zu", a->tree.n_vis ? a->sel + 1 : 0, a->tree.n_vis);
+	char title[160];
+	size_t off = (size_t)snprintf(title, sizeof title, " Name  %zu/%zu", a->tree.n_vis ? a->sel + 1 : 0,
+	                              a->tree.n_vis);
+	if (a->sort_col >= 0)
+		off += (size_t)snprintf(title + off, sizeof title - off, "  sorted by %s",
+		                        columns[a->sort_col].title);
+	if (a->filter != PJ_FILTER_NONE && off < sizeof title)
+		snprintf(title + off, sizeof title - off, "  [%s]", a->filter_text);
 	pj_crt_put(r.y, r.x, L.name_w, PJ_C_TITLE, false, title);
-	for (int c = 0; c < COL_COUNT; c++)
+	for (int c = 0; c < PJ_COL_COUNT; c++)
 		if (L.on[c])
 			put_cell(r.y, r.x + L.x[c], columns[c].width, columns[c].right, PJ_C_TITLE, columns[c].title);
 
@@ -301,6 +378,8 @@ static void table_draw(pj_app *a, pj_rect r)
 			break;
 		draw_row(a, a->tree.vis[v], r.y + 1 + i, r, &L, v == a->sel);
 	}
+	if (!a->tree.n_vis && a->filter != PJ_FILTER_NONE)
+		pj_crt_put(r.y + 1, r.x + 2, r.w - 2, PJ_C_DIM, false, "no row matches the filter (Esc clears it)");
 }
 
 /* Row to select after moving over layers: next/previous LAYER row. */
@@ -320,6 +399,15 @@ static bool jump_layer(pj_app *a, int dir)
 /* Re-find the selected row after the visible list changed. */
 static void reselect(pj_app *a, uint32_t row)
 {
+	pj_app_refresh_rows(a);
+	if (a->sort_col >= 0 || a->filter != PJ_FILTER_NONE) {
+		for (size_t v = 0; v < a->tree.n_vis; v++)
+			if (a->tree.vis[v] == row) {
+				pj_app_select(a, v);
+				return;
+			}
+		return;
+	}
 	pj_app_select(a, pj_tree_vis_index(&a->tree, row));
 }
 
@@ -344,6 +432,7 @@ static int table_action(pj_app *a, pj_action act)
 	pj_tree *t = &a->tree;
 	uint32_t row = pj_app_sel_row(a);
 	size_t page = a->page > 0 ? (size_t)a->page : 1;
+	bool tree_mode = a->sort_col < 0 && a->filter == PJ_FILTER_NONE;
 	if (!t->n_vis)
 		return PJ_R_IGNORED;
 
@@ -357,7 +446,7 @@ static int table_action(pj_app *a, pj_action act)
 	case PJ_ACT_NEXT_LAYER: jump_layer(a, 1); break;
 	case PJ_ACT_PREV_LAYER: jump_layer(a, -1); break;
 	case PJ_ACT_EXPAND:
-		if (!pj_row_has_children(t, row))
+		if (!tree_mode || !pj_row_has_children(t, row))
 			break;
 		if (!t->rows[row].expanded) {
 			pj_tree_set_expanded(t, row, true);
@@ -368,6 +457,8 @@ static int table_action(pj_app *a, pj_action act)
 		}
 		break;
 	case PJ_ACT_COLLAPSE:
+		if (!tree_mode)
+			break;
 		if (pj_row_has_children(t, row) && t->rows[row].expanded) {
 			pj_tree_set_expanded(t, row, false);
 			reselect(a, row);
@@ -376,21 +467,29 @@ static int table_action(pj_app *a, pj_action act)
 		}
 		break;
 	case PJ_ACT_TOGGLE:
+		if (!tree_mode)
+			break;
 		pj_tree_set_expanded(t, row, !t->rows[row].expanded);
 		reselect(a, row);
 		if (t->rows[row].expanded)
 			reveal_children(a);
 		break;
 	case PJ_ACT_EXPAND_TREE:
+		if (!tree_mode)
+			break;
 		pj_tree_expand_subtree(t, row);
 		reselect(a, row);
 		reveal_children(a);
 		break;
 	case PJ_ACT_EXPAND_ALL:
+		if (!tree_mode)
+			break;
 		pj_tree_expand_all(t, false);
 		reselect(a, row);
 		break;
 	case PJ_ACT_COLLAPSE_ALL:
+		if (!tree_mode)
+			break;
 		pj_tree_collapse_all(t);
 		reselect(a, row);
 		break;

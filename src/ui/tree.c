@@ -498,3 +498,47 @@ const char *pj_tree_label(const pj_tree *t, const pj_model *m, uint32_t ri, char
 	}
 	return buf;
 }
+
+void pj_tree_refresh_filtered(pj_tree *t, bool (*keep)(void *ctx, uint32_t row), void *ctx)
+{
+	if (!keep) {
+		pj_tree_refresh(t);
+		return;
+	}
+	uint8_t *m = pj_xcalloc(t->n ? t->n : 1, 1);
+	for (size_t j = t->n; j-- > 0;) {
+		const pj_row *r = &t->rows[j];
+		if ((r->kind == PJ_ROW_TENSOR || r->kind == PJ_ROW_SLICE) && keep(ctx, (uint32_t)j))
+			m[j] = 1;
+		if (m[j] && r->parent >= 0)
+			m[r->parent] = 1;
+	}
+	/* Everything that holds a match is shown open: a filter asks to see
+	 * the matches, wherever they are. */
+	t->n_vis = 0;
+	for (uint32_t i = 0; i < t->n;) {
+		if (!m[i]) {
+			i = t->rows[i].end;
+			continue;
+		}
+		t->vis[t->n_vis++] = i;
+		i++;
+	}
+	free(m);
+}
+
+void pj_tree_flat(pj_tree *t, bool (*keep)(void *ctx, uint32_t row), void *ctx)
+{
+	/* The first row of each catalog tensor, in display order. */
+	t->n_vis = 0;
+	bool *seen = pj_xcalloc(t->n ? t->n : 1, sizeof *seen);
+	for (uint32_t i = 0; i < t->n; i++) {
+		int32_t ti = t->rows[i].tensor;
+		if (ti < 0 || (size_t)ti >= t->n || seen[ti])
+			continue;
+		seen[ti] = true;
+		if (!keep || keep(ctx, i))
+			t->vis[t->n_vis++] = i;
+	}
+	free(seen);
+}

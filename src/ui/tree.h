@@ -72,6 +72,12 @@ static inline bool pj_row_has_children(const pj_tree *t, uint32_t r)
 
 /* Rebuilds the visible list (after flags changed). */
 void pj_tree_refresh(pj_tree *t);
+/* The visible list with a filter: only rows holding a leaf keep() accepts,
+ * shown open whatever their expanded flag (NULL keep: pj_tree_refresh). */
+void pj_tree_refresh_filtered(pj_tree *t, bool (*keep)(void *ctx, uint32_t row), void *ctx);
+/* A flat list instead: the first row of every catalog tensor keep() accepts
+ * (NULL: all), in display order, for the caller to sort. */
+void pj_tree_flat(pj_tree *t, bool (*keep)(void *ctx, uint32_t row), void *ctx);
 /* Index in vis of row r, or of the nearest visible ancestor. */
 size_t pj_tree_vis_index(const pj_tree *t, uint32_t r);
 /* Expands or collapses one row; returns true when something changed. */

@@ -10,11 +10,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <regex.h>
+
 #include "app.h"
 #include "crt.h"
+#include "export.h"
 #include "keys.h"
 #include "mailbox.h"
 #include "quant/pool.h"
+#include "quant/session.h"
 #include "quant/stats.h"
 #include "tree.h"
 
@@ -51,7 +55,60 @@ extern const pj_view pj_table_view;    /* table_view.c */
 extern const pj_view pj_detail_view;   /* detail_view.c */
 extern const pj_view pj_help_view;     /* help_view.c */
 
-enum { PJ_FBAR_MAX = 12 };
+enum { PJ_FBAR_MAX = 12, PJ_DLG_DEPTH = 8 };
+
+/* The table's columns: X(ID, title, width, right-aligned, priority, on by
+ * default).  When the terminal is narrow, columns go in decreasing
+ * priority number until the name column keeps its minimum. */
+#define PJ_COLUMNS(X)                                         \
+	X(ATTN,   "Attn",      9, false, 5, true)            \
+	X(SHAPE,  "Shape",    12, true,  4, true)            \
+	X(PARAMS, "Params",    7, true,  5, true)            \
+	X(SRC,    "Src",       5, false, 4, true)            \
+	X(TYPE,   "Type",      7, false, 1, true)            \
+	X(BYTES,  "Bytes",     8, true,  1, true)            \
+	X(BPW,    "bpw",       5, true,  3, true)            \
+	X(ERR,    "Err",       7, true,  2, true)            \
+	X(LOSS,   "Loss",     14, false, 2, true)            \
+	X(PROV,   "From",      7, false, 3, true)            \
+	X(ROUTE,  "Route%",    6, true,  6, false)           \
+	X(MAXABS, "max|x|",    7, true,  6, false)           \
+	X(RMS,    "RMS",       7, true,  6, false)           \
+	X(NANINF, "NaN/Inf",   7, true,  6, false)           \
+	X(OUTL,   "Out%",      6, true,  6, false)
+
+typedef enum pj_col {
+#define PJ_COL_ENUM(id, title, w, right, prio, on) PJ_COL_##id,
+	PJ_COLUMNS(PJ_COL_ENUM)
+#undef PJ_COL_ENUM
+	PJ_COL_COUNT
+} pj_col;
+
+typedef struct pj_col_info {
+	const char *title;
+	int width;
+	bool right;
+	int prio;
+	bool on;
+} pj_col_info;
+extern const pj_col_info pj_columns[PJ_COL_COUNT];
+
+/* Row filters. */
+typedef enum pj_filter_kind {
+	PJ_FILTER_NONE, PJ_FILTER_ROLE, PJ_FILTER_LAYER, PJ_FILTER_TYPE, PJ_FILTER_COMP, PJ_FILTER_TAGGED,
+	PJ_FILTER_SEARCH,
+} pj_filter_kind;
+
+/* Per tree row, from the session: recomputed when its generation moves. */
+typedef struct pj_row_plan {
+	uint64_t bytes;          /* planned */
+	double loss;
+	int16_t type;            /* planned type shared by every leaf, -1 mixed */
+	uint8_t prov;            /* shared provenance, PJ_PROV_COUNT when mixed */
+	bool pinned, tagged, all_tagged, estimated;
+} pj_row_plan;
+
+typedef struct pj_dialog pj_dialog;
 
 struct pj_app {
 	pj_model *m;
@@ -75,13 +132,73 @@ struct pj_app {
 	double stats_t0, stats_t1;  /* monotonic seconds: start, finish */
 	bool stats_done;
 
+	/* the plan (NULL when the session could not start: a browser only) */
+	pj_session *s;
+	char s_error[256];
+	pj_row_plan *rp;           /* per tree row */
+	uint64_t rp_gen;
+	bool rp_valid;
+	pj_mcache *mcache;
+	double measure_t0;
+	bool measure_saved;
+	pj_solve_job *solve;
+	double solve_t0;
+	char solve_what[64];
+	pj_export exp;
+	bool exp_seen;             /* an export ran (its line stays in the jobs pane) */
+	double last_change, last_autosave;
+	uint64_t autosave_gen;
+	char autosave_note[128];
+
+	/* view */
+	bool col_on[PJ_COL_COUNT];
+	int sort_col;              /* -1: tree order; else a pj_col, flat list */
+	bool sort_asc;
+	pj_filter_kind filter;
+	int filter_val;
+	char filter_text[64];
+	char search[256];
+	regex_t search_re;
+	bool search_ok;
+	char msg[256];             /* the messages line */
+	bool msg_err;
+	double msg_t;
+
 	/* screen */
-	bool show_detail, help_open;
+	bool show_detail, help_open, show_jobs;
 	int help_top;
-	pj_rect r_header, r_table, r_detail, r_help, r_jobs, r_fbar;
+	pj_rect r_header, r_table, r_detail, r_help, r_jobs, r_msg, r_fbar;
 	struct { int x0, x1; pj_action act; } fbar_hit[PJ_FBAR_MAX];
 	int n_fbar_hit;
+	pj_dialog *dlg[PJ_DLG_DEPTH];
+	int n_dlg;
+	bool quit;
 };
+
+/* The messages line: what the last action did (err: in the error color). */
+void pj_app_msg(pj_app *a, bool err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Row plan figures (refreshed lazily); NULL without a session. */
+const pj_row_plan *pj_app_row_plan(pj_app *a, uint32_t r);
+/* Rebuilds the visible list (filter, sort) keeping the selected row. */
+void pj_app_refresh_rows(pj_app *a);
+/* Lays the screen out again (after a resize or a pane toggle). */
+void pj_app_layout(pj_app *a);
+
+void pj_app_stats_cancel(pj_app *a);
+bool pj_app_stats_running(const pj_app *a);
+
+/* plan_actions.c: the editing actions and their dialogs. */
+int pj_plan_action(pj_app *a, pj_action act);
+/* The quit question; returns PJ_R_QUIT when nothing needs asking. */
+int pj_plan_quit(pj_app *a);
+/* Autosave when due (debounced); force: now. */
+void pj_plan_autosave(pj_app *a, bool force);
+/* On open: offer the autosave, start measuring. */
+void pj_plan_open(pj_app *a);
+/* Each loop turn: session results, solver, export. Returns true when the
+ * screen changed. */
+bool pj_plan_tick(pj_app *a);
+bool pj_plan_busy(const pj_app *a);
 
 /* Merged statistics of every leaf under row r (r itself for a leaf). */
 void pj_app_row_stats(const pj_app *a, uint32_t r, pj_tstats *out);
