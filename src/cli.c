@@ -45,7 +45,7 @@ enum { OPT_CHECK = 640, OPT_CALIB, OPT_CALIB_IDS, OPT_CTX, OPT_CHUNKS };
 	X("emit-tensor-type-file", 0, 1, OPT_EMIT_TTF, "FILE", "with --batch: save the plan for llama-quantize --tensor-type-file") \
 	X("imatrix",    0,   1, OPT_IMATRIX,  "FILE", "with --batch: importance matrix (llama-imatrix GGUF or legacy .dat)") \
 	X("check",      0,   0, OPT_CHECK,    NULL,  "with --batch: measure the plan's perplexity and KL divergence vs the source weights") \
-	X("calib",      0,   1, OPT_CALIB,    "FILE", "with --check: calibration text (needs the tokenizer; not built in yet)") \
+	X("calib",      0,   1, OPT_CALIB,    "FILE", "with --check: calibration text, tokenized with the model's vocabulary") \
 	X("calib-ids",  0,   1, OPT_CALIB_IDS, "FILE", "with --check: calibration text as little-endian int32 token ids") \
 	X("ctx",        0,   1, OPT_CTX,      "N",   "with --check: tokens per chunk (default 512, as llama-perplexity)") \
 	X("chunks",     0,   1, OPT_CHUNKS,   "N",   "with --check: evaluate only the first N chunks (default: all)") \
@@ -67,7 +67,7 @@ static void usage(FILE *out)
 	        "Usage: pajamas-tui [OPTION]... MODEL\n"
 	        "       pajamas-tui --info [--json] MODEL\n"
 	        "       pajamas-tui --demo\n"
-	        "       pajamas-tui --batch --pure TYPE --check --calib-ids FILE [--ctx N] [--chunks N] [--json] MODEL\n"
+	        "       pajamas-tui --batch (--preset P | --pure TYPE | --plan FILE) --check (--calib FILE | --calib-ids FILE) [--ctx N] [--chunks N] [--json] MODEL\n"
 	        "       pajamas-tui --batch [--preset P | --pure TYPE | --plan FILE] [--rule RE=TYPE]...\n"
 	        "                   [--imatrix FILE] [--dry-run] [--emit-plan FILE]\n"
 	        "                   [--emit-tensor-type-file FILE] -o OUT MODEL\n"
@@ -241,6 +241,10 @@ int pj_cli_main(int argc, char **argv)
 		}
 		co.model = argv[optind];
 		co.pure = bo.pure;
+		co.preset = bo.preset;
+		co.plan = bo.plan;
+		co.rules = bo.rules;
+		co.n_rules = bo.n_rules;
 		co.imatrix = bo.imatrix;
 		co.json = json;
 		co.threads = ui.threads;

@@ -1,8 +1,10 @@
 #!/bin/sh
-# test_check.sh - `pajamas-tui --batch --pure TYPE --check --calib-ids F ...`:
+# test_check.sh - `pajamas-tui --batch PLAN --check --calib[-ids] F ...`:
 # usage errors, then (with ../shared) the report on the llama model: text
 # and JSON, base figures equal to the reference NLL's PPL over the scored
-# half, Q8_0 close to the base and Q4_K further away.
+# half, Q8_0 close to the base and Q4_K further away; plans from presets,
+# plan files and rules, the importance matrix, text calibration through the
+# tokenizer, MoE routing (qwen3moe) and per-block attribution.
 . "$PJ_SRCDIR/tests/lib.sh"
 make_tmp
 
@@ -14,8 +16,10 @@ make_tmp
 [ $rc -eq 2 ] && grep -q -- "--ctx: '2'" "$T/err"; ok $? "--ctx 2: exit 2, named"
 "$PJ" --batch --pure Q4_K --check x >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 2 ] && grep -q -- "--calib-ids" "$T/err"; ok $? "--check without calibration ids: exit 2, says how"
-"$PJ" --batch --pure Q4_K --check --calib "$T/none.txt" x >/dev/null 2>"$T/err"; rc=$?
-[ $rc -eq 2 ] && grep -q "tokenizer" "$T/err"; ok $? "--calib (text) without the tokenizer: exit 2, says why"
+"$PJ" --batch --check --calib-ids "$T/none" x >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q -- "--preset P" "$T/err"; ok $? "--check without a plan: exit 2, says how"
+"$PJ" --batch --pure Q4_K --check --calib "$T/a" --calib-ids "$T/b" x >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "exclude" "$T/err"; ok $? "--calib with --calib-ids: exit 2"
 
 if ! have_shared; then
 	skip "shared models absent ($PJ_SHARED): check reports not run"
@@ -46,4 +50,59 @@ ok $? "KLD: 0 < Q8_0 < Q4_K / 4 ($(num "$T/q8.json" kld_mean) vs $(num "$T/q4.js
 
 "$PJ" --batch --pure Q4_K --check --calib-ids "$IDS" --ctx 4096 "$L" >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 2 ] && grep -q "no chunk" "$T/err"; ok $? "too few ids for one chunk: exit 2"
+"$PJ" --batch --pure Q4_K --check --calib "$T/none.txt" "$L" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "cannot open" "$T/err"; ok $? "--calib of a missing file: exit 2"
+
+# text calibration: eval.txt tokenizes to the reference ids, so the first
+# 8 chunks give the same base perplexity
+"$PJ" --batch --pure Q8_0 --check --calib "$PJ_SHARED/data/eval.txt" --ctx 256 --chunks 8 -j 2 "$L" >"$T/txt" 2>"$T/err"
+ok $? "--calib eval.txt: exit 0"
+grep -q "PPL(base) *: *23.0420" "$T/txt" && grep -q "calibration *: text" "$T/txt"
+ok $? "--calib text: PPL(base) 23.0420 as with the reference ids"
+
+# a preset, the same plan through a plan file, a rule on top
+"$PJ" --batch --preset Q4_K_M --check --calib-ids "$IDS" --ctx 256 --chunks 2 --json -j 2 "$L" >"$T/p.json" 2>"$T/err"
+ok $? "--preset Q4_K_M --check: exit 0"
+"$PJ" --batch --preset Q4_K_M --emit-plan "$T/plan.json" "$L" 2>"$T/err" && \
+"$PJ" --batch --plan "$T/plan.json" --check --calib-ids "$IDS" --ctx 256 --chunks 2 --json -j 2 "$L" >"$T/f.json" 2>"$T/err"
+ok $? "--plan FILE --check: exit 0"
+[ -n "$(num "$T/p.json" kld_mean)" ] && [ "$(num "$T/p.json" kld_mean)" = "$(num "$T/f.json" kld_mean)" ]
+ok $? "the plan file measures the same as its preset ($(num "$T/f.json" kld_mean))"
+"$PJ" --batch --preset Q4_K_M --rule 'ffn_down=Q2_K' --check --calib-ids "$IDS" --ctx 256 --chunks 2 --json -j 2 "$L" >"$T/r.json" 2>"$T/err"
+awk -v a="$(num "$T/p.json" kld_mean)" -v b="$(num "$T/r.json" kld_mean)" 'BEGIN { exit !(b > a) }'
+ok $? "--rule ffn_down=Q2_K raises the KLD ($(num "$T/r.json" kld_mean))"
+grep -q '"kld_alone":' "$T/p.json" && grep -q '"per_layer":' "$T/p.json"
+ok $? "JSON: per_layer with kld_alone"
+
+# importance weights change the quantization (as in the export)
+IM="$PJ_SHARED/golden/llama/imatrix.gguf"
+if [ -f "$IM" ]; then
+	"$PJ" --batch --pure Q2_K --check --calib-ids "$IDS" --ctx 256 --chunks 2 --json -j 2 "$L" >"$T/q2.json" 2>"$T/err"
+	"$PJ" --batch --pure Q2_K --imatrix "$IM" --check --calib-ids "$IDS" --ctx 256 --chunks 2 --json -j 2 "$L" \
+		>"$T/q2i.json" 2>"$T/err"
+	ok $? "--imatrix with --check: exit 0"
+	[ "$(num "$T/q2.json" kld_mean)" != "$(num "$T/q2i.json" kld_mean)" ]
+	ok $? "--imatrix changes the measured plan ($(num "$T/q2.json" kld_mean) -> $(num "$T/q2i.json" kld_mean))"
+else
+	skip "no imatrix in the shared golden files"
+	skip "no imatrix in the shared golden files"
+fi
+
+# MoE: routing counts, flip rate, never-routed experts
+M="$PJ_SHARED/models/qwen3moe"
+"$PJ" --batch --pure Q2_K --check --calib-ids "$M/reference/eval_ids.i32" --ctx 256 --chunks 2 -j 2 "$M" >"$T/moe" 2>"$T/err"
+ok $? "qwen3moe Q2_K check: exit 0"
+grep -q "Router flip rate *: .*target < 5%" "$T/moe" && grep -q "block *2: flips" "$T/moe"
+ok $? "text report: flip rate with its verdict, routing counts per block"
+"$PJ" --batch --pure Q2_K --check --calib-ids "$M/reference/eval_ids.i32" --ctx 256 --chunks 2 --json -j 2 "$M" >"$T/moe.json" 2>"$T/err"
+ok $? "qwen3moe --json: exit 0"
+"$FIXTURE" --json-get per_layer.0.expert_counts "$T/moe.json" >"$T/c0" && \
+	awk '{ s += $1; n++ } END { exit !(n == 8 && s == 512 * 2) }' "$T/c0"
+ok $? "JSON: block 0's 8 expert counts sum to 512 tokens x top-2"
+r=$("$FIXTURE" --json-get moe.router_flip_rate "$T/moe.json")
+awk -v r="$r" 'BEGIN { exit !(r > 0 && r < 1) }'
+ok $? "JSON: moe.router_flip_rate in (0, 1): $r"
+"$FIXTURE" --json-get moe.router_flip_rate_ok "$T/moe.json" >/dev/null && \
+	"$FIXTURE" --json-get per_layer.2.unused_experts "$T/moe.json" >/dev/null
+ok $? "JSON: the verdict and the never-routed experts of each block"
 done_testing
