@@ -87,8 +87,8 @@ static void header_draw(pj_app *a, pj_rect r)
 		pj_crt_put(r.y + 2, r.x, r.w, PJ_C_WARN, true, line);
 	} else if (is_moe(ar)) {
 		pj_crt_put(r.y + 2, r.x, r.w, PJ_C_DIM, true,
-		           "MoE: on export a GGUF type applies to a whole stacked expert tensor (ffn_*_exps: all experts "
-		           "of a layer); per-expert types are summed per layer");
+		           "MoE: a GGUF stores each layer's experts as one stacked tensor (ffn_*_exps): on export its "
+		           "type applies to all of that layer's experts");
 	} else if (a->s) {
 		const pj_plan *p = pj_session_plan(a->s);
 		snprintf(line, sizeof line, "%s", p && p->base_reason[0] ? p->base_reason : "");

@@ -86,8 +86,8 @@ static void plan_detail(pj_app *a, uint32_t ri, lines *L)
 		off += (size_t)snprintf(from + off, sizeof from - off, " '%s'", sr.rule);
 	if (sr.pinned)
 		snprintf(from + off, sizeof from - off, ", pinned");
-	line(L, "plan", sr.quantizable ? PJ_C_LABEL : PJ_C_DIM, "%s  %s  %.2f bpw  loss %s%s  %s",
-	     pj_dtype_name(sr.type), pj_fmt_bytes(sr.bytes, b1, sizeof b1), sr.bpw,
+	line(L, "plan", sr.quantizable ? PJ_C_LABEL : PJ_C_DIM, "%s  %s (%llu B)  %.2f bpw  loss %s%s  %s",
+	     pj_dtype_name(sr.type), pj_fmt_bytes(sr.bytes, b1, sizeof b1), (unsigned long long)sr.bytes, sr.bpw,
 	     sr.loss_estimated ? "~" : "", pj_fmt_num(sr.loss, 9, b2, sizeof b2), from);
 	if (sr.e && sr.e->reason[0])
 		line(L, "why", PJ_C_NORMAL, "%s", sr.e->reason);

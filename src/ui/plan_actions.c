@@ -635,7 +635,10 @@ static void solve_dialog(pj_app *a)
 	pj_stotals t;
 	char b1[24], b2[24], init[32];
 	pj_session_totals(a->s, &t);
-	snprintf(init, sizeof init, "%.2f", (double)t.out_bytes / (1024.0 * 1024 * 1024));
+	if (t.out_bytes >= 1024ull * 1024 * 1024)
+		snprintf(init, sizeof init, "%.2f", (double)t.out_bytes / (1024.0 * 1024 * 1024));
+	else
+		snprintf(init, sizeof init, "%.2fM", (double)t.out_bytes / (1024.0 * 1024));
 	pj_dialog *d = pj_dlg_input(a, "Target solver", "Fit in N GiB (3.5, 900M, 40%) or N bits per weight (4.5bpw):",
 	                            init, solve_done);
 	pj_dlg_line(d, "now %s of %s source, %.2f bpw; pinned tensors stay", pj_fmt_bytes(t.out_bytes, b1, sizeof b1),
@@ -653,7 +656,7 @@ static void solve_finish(pj_app *a)
 		st = pj_session_solve_apply(a->s, a->solve, &err);
 	if (st == PJ_OK) {
 		char m[300];
-		snprintf(m, sizeof m, "solver: %s", r.message[0] ? r.message : a->solve_what);
+		snprintf(m, sizeof m, "%s", r.message[0] ? r.message : a->solve_what);
 		report(a, m, before);
 	} else {
 		pj_app_msg(a, true, "solver: %s", err.msg);
@@ -1166,7 +1169,7 @@ static void measure_start(pj_app *a)
 
 void pj_plan_autosave(pj_app *a, bool force)
 {
-	if (!a->s || !pj_session_autosave_due(a->s))
+	if (!a->s || a->restore_pending || !pj_session_autosave_due(a->s))
 		return;
 	double now = pj_now();
 	if (!force && now - a->last_change < AUTOSAVE_DELAY)
@@ -1186,6 +1189,7 @@ static int restore_done(pj_app *a, pj_dialog *d, bool ok, int id, const char *te
 	(void)d;
 	(void)id;
 	(void)text;
+	a->restore_pending = false;
 	if (!ok) {
 		pj_app_msg(a, false, "autosave not restored (it is replaced by the next change)");
 		return 0;
@@ -1232,6 +1236,7 @@ void pj_plan_open(pj_app *a)
 		if (localtime_r(&tt, &tmv))
 			strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tmv);
 		pj_dialog *d = pj_dlg_confirm(a, "Restore the autosaved session?", "", restore_done);
+		a->restore_pending = true;
 		snprintf(d->msg[0], sizeof d->msg[0], "An autosaved plan for this model is there (%s).", when);
 		pj_dlg_line(d, "base %s, %zu steps (%zu applied)%s%s", info.base, info.steps, info.applied,
 		            info.last[0] ? ", last: " : "", info.last);

@@ -149,6 +149,7 @@ struct pj_app {
 	double last_change, last_autosave;
 	uint64_t autosave_gen;
 	char autosave_note[128];
+	bool restore_pending;      /* the restore question is open: no autosave yet */
 
 	/* view */
 	bool col_on[PJ_COL_COUNT];

@@ -1,0 +1,243 @@
+#!/bin/sh
+# tui_plan.sh - the live planner, driven through tmux: every shared model
+# opens with a plan; MoE layers show their experts and the shared expert;
+# one expert's type changes the header total by exactly that tensor's byte
+# difference; undo; a preset equals batch mode's --dry-run totals; the
+# solver fits a size; export in the background and re-open with --info;
+# resize inside a dialog; quitting with unsaved work asks; the autosave is
+# offered and restored on restart; SIGTERM saves and exits.
+. "$PJ_SRCDIR/tests/lib.sh"
+
+TM=${TMUX_BIN:-}
+[ -n "$TM" ] || TM=$(command -v tmux 2>/dev/null)
+[ -n "$TM" ] && [ -x "$TM" ] || skip_all "tmux not found (configure looks for it; install tmux to run the TUI tests)"
+have_shared || skip_all "shared test data not found at $PJ_SHARED"
+[ -x "$PJ" ] || skip_all "$PJ not built"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/pj-tuiplan.XXXXXX") || exit 1
+RUN=0
+SOCK="pjplan$$-0"
+if infocmp tmux-256color >/dev/null 2>&1; then TERMTYPE=tmux-256color; else TERMTYPE=screen; fi
+M="$PJ_SHARED/models"
+MOE_GGUF="$M/qwen3moe/gguf/qwen3moe-BF16.gguf"
+
+tm() { env -u TMUX "$TM" -L "$SOCK" -f /dev/null "$@"; }
+cleanup() { tm kill-server >/dev/null 2>&1; rm -rf "$T"; }
+trap cleanup EXIT
+
+# start W H ARGS...: the app in a fresh tmux server, cwd $T, state and
+# cache in $T (so autosaves persist across runs of this test only).
+start() {
+	w=$1 h=$2; shift 2
+	tm kill-server >/dev/null 2>&1
+	RUN=$((RUN + 1))
+	SOCK="pjplan$$-$RUN"
+	rm -f "$T/status" "$T/pid"
+	args=""
+	for a in "$@"; do args="$args '$a'"; done
+	cat > "$T/run.sh" <<-EOS
+	ulimit -c 0
+	cd "$T"
+	sh -c 'echo \$\$ > "$T/pid"; exec env TERM=$TERMTYPE LC_ALL= LANG=C.UTF-8 XDG_STATE_HOME="$T/state" XDG_CACHE_HOME="$T/cache" "$PJ" $args'
+	echo \$? > "$T/status"
+	exec sleep 600
+	EOS
+	tm new-session -d -x "$w" -y "$h" "sh $T/run.sh"
+	wait_for "F10Quit"
+}
+screen() { tm capture-pane -p; }
+keys() { tm send-keys "$@"; }
+wait_for() {
+	i=0
+	while [ $i -lt 80 ]; do
+		screen 2>/dev/null | grep -qF -- "$1" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+wait_dead() {
+	i=0
+	while [ $i -lt 80 ]; do
+		[ -s "$T/status" ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+status() { cat "$T/status" 2>/dev/null; }
+restored() { [ "$(tm display -p '#{alternate_on}/#{mouse_any_flag}/#{cursor_flag}')" = "0/0/1" ]; }
+step_until() {
+	n=0
+	while [ $n -lt 80 ]; do
+		screen | grep -qF -- "$1" && return 0
+		keys "$2"
+		sleep 0.05
+		n=$((n + 1))
+	done
+	screen | grep -qF -- "$1"
+}
+# The header's exact output size ("| out 3871232 B").
+out_bytes() { screen | sed -n 2p | sed -n 's/.*| out \([0-9][0-9]*\) B.*/\1/p'; }
+# The detail pane's exact bytes of the selected tensor ("plan  Q4_K  288 KiB (294912 B)").
+tensor_bytes() { screen | grep '^ plan ' | sed -n 's/.*(\([0-9][0-9]*\) B).*/\1/p' | head -1; }
+# wait_change OLD: until the header total differs from OLD (edits are instant;
+# this only absorbs tmux's own latency).
+wait_change() {
+	i=0
+	while [ $i -lt 50 ]; do
+		v=$(out_bytes)
+		[ -n "$v" ] && [ "$v" != "$1" ] && { echo "$v"; return 0; }
+		sleep 0.1
+		i=$((i + 1))
+	done
+	out_bytes
+}
+
+# ---- is the planner there at all? ------------------------------------------------------
+start 200 50 "$MOE_GGUF"
+if screen | grep -q "planning unavailable"; then
+	why=$(screen | grep "planning unavailable" | head -1)
+	skip_all "the plan session could not start: $why"
+fi
+
+# ---- each shared model opens with a plan ---------------------------------------------
+for model in llama qwen3 gemma3 qwen3moe deepseek3; do
+	for path in "$M/$model" "$M/$model/gguf/$model-BF16.gguf"; do
+		[ -e "$path" ] || { skip "$path missing"; continue; }
+		start 200 50 "$path"
+		[ -n "$(out_bytes)" ]; ok $? "$model ($(basename "$path")): opens with a plan (header total)"
+		keys q
+		wait_dead && [ "$(status)" = 0 ]; ok $? "$model: q quits at once when nothing changed"
+	done
+done
+
+# ---- MoE layers: experts and the shared expert -------------------------------------------
+start 200 50 "$MOE_GGUF"
+keys ']' Enter
+wait_for "8 experts:"; ok $? "qwen3moe: a MoE layer shows its experts summary (type mix and size)"
+step_until "layer 0: 8 experts" Down
+keys Enter
+wait_for "expert 7"; ok $? "qwen3moe: the summary expands to one row per expert"
+keys q; wait_dead
+
+for path in "$M/deepseek3" "$M/deepseek3/gguf/deepseek3-BF16.gguf"; do
+	start 200 50 "$path"
+	keys ']' ']' Enter
+	wait_for "8 experts:" && { screen | grep -Eq "shexp|shared_expert"; }
+	ok $? "deepseek3 ($(basename "$path")): MoE layer 1 lists the shared expert and the routed experts"
+	step_until "layer 1: 8 experts" Down
+	keys Enter
+	wait_for "expert 7"; ok $? "deepseek3 ($(basename "$path")): routed experts one by one"
+	keys q; wait_dead
+done
+
+# ---- edit one expert: exact byte difference, undo ----------------------------------------
+start 200 50 "$MOE_GGUF"
+keys ']' '*'
+step_until "[expert 0]" Down
+wait_for " plan "
+o1=$(out_bytes); b1=$(tensor_bytes)
+keys +
+o2=$(wait_change "$o1"); sleep 0.2; b2=$(tensor_bytes)
+diag "total $o1 -> $o2, tensor $b1 -> $b2"
+[ -n "$o1" ] && [ -n "$b1" ] && [ -n "$b2" ] && [ "$b1" != "$b2" ] && [ $((o2 - o1)) -eq $((b2 - b1)) ]
+ok $? "+ on one expert: the header total changes by the tensor's exact byte difference"
+keys u
+o3=$(wait_change "$o2")
+[ "$o3" = "$o1" ]; ok $? "u undoes it (total back to $o1)"
+keys C-r
+o4=$(wait_change "$o3")
+[ "$o4" = "$o2" ]; ok $? "Ctrl-R redoes it"
+
+# ---- a preset equals batch mode's --dry-run totals ---------------------------------------
+if "$PJ" --help 2>&1 | grep -q -- "--dry-run"; then
+	want=$("$PJ" --batch --preset Q4_K_M --dry-run -o "$T/unused.gguf" "$MOE_GGUF" 2>/dev/null |
+	       sed -n 's/^total:.* output \([0-9][0-9]*\) bytes.*/\1/p')
+	keys P
+	wait_for "keep rules"
+	keys Q 4 _ K _ M Enter
+	got=$(wait_change "$o4")
+	diag "Q4_K_M: header $got, --batch --dry-run $want"
+	[ -n "$want" ] && [ "$got" = "$want" ]; ok $? "preset Q4_K_M: header total equals --batch --preset Q4_K_M --dry-run"
+else
+	skip "--batch --dry-run not available: preset total not compared"
+	got=$(out_bytes)
+fi
+
+# ---- the solver fits a size ---------------------------------------------------------------
+budget=$((got * 9 / 10 / 1024))
+keys S
+wait_for "Target solver"; ok $? "S opens the solver dialog"
+keys C-u "${budget}K" Enter
+o5=$(wait_change "$got")
+wait_for "fit"
+limit=$((budget * 1024))
+diag "solver: budget $limit B, plan $o5 B"
+[ -n "$o5" ] && [ "$o5" -le "$limit" ] && [ "$o5" -lt "$got" ]; ok $? "the solver's plan fits the budget (one step)"
+keys u
+o6=$(wait_change "$o5")
+[ "$o6" = "$got" ]; ok $? "the solver's result undoes as one step"
+keys C-r; wait_change "$o6" >/dev/null
+
+# ---- export in the background, re-open with --info ---------------------------------------
+keys x
+wait_for "Export GGUF"
+keys C-u "plan-out.gguf" Enter
+wait_for "export: done"; ok $? "x exports in the background and says when it is done"
+"$PJ" --info "$T/plan-out.gguf" > "$T/info.txt" 2>&1 && grep -q "qwen3moe" "$T/info.txt"
+ok $? "the exported GGUF re-opens with --info"
+bytes_now=$(out_bytes)
+grep -q "39 tensors" "$T/info.txt"; ok $? "--info: the exported file holds all 39 tensors"
+
+# ---- resize inside a dialog ----------------------------------------------------------------
+keys t
+wait_for "Type"
+tm resize-window -x 90 -y 26
+sleep 0.4
+screen | grep -q "Type ─" && screen | grep -q "Enter: choose"; ok $? "resizing inside the type menu re-lays it out (title and hint visible)"
+[ "$(screen | grep -c "┌")" -ge 1 ] && [ "$(screen | grep -c "└")" -ge 1 ]; ok $? "the dialog box is whole at 90x26"
+tm resize-window -x 200 -y 50
+sleep 0.3
+keys Escape
+
+# ---- quitting with unsaved work asks ---------------------------------------------------------
+keys q
+wait_for "Quit anyway?"; ok $? "q with unsaved changes asks first"
+keys n
+sleep 0.2
+[ ! -s "$T/status" ]; ok $? "n keeps the program running"
+keys q
+wait_for "Quit anyway?"
+keys y
+wait_dead && [ "$(status)" = 0 ]; ok $? "y quits, status 0"
+restored; ok $? "terminal restored"
+ls "$T/state/pajamas-tui/"*.session.zst >/dev/null 2>&1; ok $? "the session was autosaved"
+
+# ---- restart: the autosave is offered and restored ---------------------------------------------
+start 200 50 "$MOE_GGUF"
+wait_for "Restore the autosaved session?"; ok $? "reopening the model offers the autosave"
+keys y
+r=$(wait_change "")
+sleep 0.3
+r=$(out_bytes)
+diag "restored total $r (before quitting $bytes_now)"
+[ "$r" = "$bytes_now" ]; ok $? "y restores the plan (same total)"
+keys u
+u1=$(wait_change "$r")
+[ -n "$u1" ] && [ "$u1" != "$r" ]; ok $? "the undo history came back with it"
+
+# ---- SIGTERM saves and exits ---------------------------------------------------------------------
+kill -TERM "$(cat "$T/pid")"
+wait_dead && [ "$(status)" -gt 128 ]; ok $? "SIGTERM ends the program (status $(status))"
+restored; ok $? "SIGTERM: terminal restored"
+start 200 50 "$MOE_GGUF"
+wait_for "Restore the autosaved session?" && keys y
+r2=$(wait_change "")
+sleep 0.3
+[ "$(out_bytes)" = "$u1" ]; ok $? "SIGTERM saved the last change (undone state restored)"
+keys n q
+wait_for "Quit anyway?" && keys y
+wait_dead
+
+done_testing
