@@ -24,7 +24,10 @@
  * matrix the tensor does not have (those ggml refuses without one, and
  * IQ1_M, which llama-quantize refuses), or that cannot take the tensor's
  * NaN/Inf values are reported "not applicable" with the reason; fallbacks
- * are the plan's business.
+ * are the plan's business.  Already quantized sources are dequantized first
+ * (a requantization); DeepSeek-style FP8 with *_scale_inv block scales is
+ * refused for now (decoding it without the scales would measure a different
+ * tensor).
  *
  * With a cache (mcache.h) a tensor's raw bytes are hashed first - a full
  * read of the tensor, on the worker threads, about as costly as one
