@@ -6,6 +6,10 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -404,7 +408,33 @@ static void draw_msg(pj_app *a, pj_rect r)
 	              a->autosave_note[0] ? "" : "");
 }
 
+/* PJ_TUI_TRACE=FILE (bench/tui_latency.sh): one CLOCK_MONOTONIC
+ * timestamp in nanoseconds per key, written when the screen that answers
+ * it has been handed to the terminal. */
+static FILE *trace_out;
+static unsigned trace_pending;
+
+static void trace_flush(void)
+{
+	if (!trace_out || !trace_pending)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	long long ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	for (; trace_pending; trace_pending--)
+		fprintf(trace_out, "%lld\n", ns);
+	fflush(trace_out);
+}
+
+static void draw_screen(pj_app *a);
+
 static void draw(pj_app *a)
+{
+	draw_screen(a);
+	trace_flush();
+}
+
+static void draw_screen(pj_app *a)
 {
 	erase();
 	if (too_small()) {
@@ -554,6 +584,32 @@ static void app_free(pj_app *a)
 	pj_mailbox_free(&a->mb);
 }
 
+/* The workers are created by a short-lived helper thread that first lowers
+ * its own priority (SCHED_BATCH, nice +10 where the system has them): on
+ * Linux threads inherit both, so the workers use every core the UI thread
+ * leaves them, and a keypress never waits behind a quantization kernel.
+ * Unprivileged both ways; the UI thread itself is untouched. */
+struct pool_spawn {
+	unsigned threads;
+	pj_pool *pool;
+	int err;
+};
+
+static void *pool_spawner(void *arg)
+{
+	struct pool_spawn *ps = arg;
+#ifdef SCHED_BATCH
+	struct sched_param sp = { .sched_priority = 0 };
+	pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+#endif
+	errno = 0;
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+		errno = 0;          /* no nice here: plain priority, still works */
+	ps->pool = pj_pool_new(ps->threads, 0);
+	ps->err = ps->pool ? 0 : errno;
+	return NULL;
+}
+
 /* Workers inherit the creating thread's mask: block every signal the UI
  * thread must receive (SIGWINCH for ncurses' size, the fatal ones for the
  * terminal restore, job control for curses' own SIGTSTP handling). */
@@ -566,7 +622,16 @@ static pj_pool *start_pool(int threads)
 	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
 		sigaddset(&block, sigs[i]);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	pj_pool *p = pj_pool_new(threads > 0 ? (unsigned)threads : 1, 0);
+	struct pool_spawn ps = { .threads = threads > 0 ? (unsigned)threads : 1 };
+	pthread_t th;
+	pj_pool *p = NULL;
+	if (pthread_create(&th, NULL, pool_spawner, &ps) == 0) {
+		pthread_join(th, NULL);
+		p = ps.pool;
+		errno = ps.err;
+	} else {
+		p = pj_pool_new(ps.threads, 0);
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return p;
 }
@@ -638,6 +703,7 @@ static int run_loop(pj_app *a)
 		while ((k = pj_crt_read_key(&ev)) != PJ_KEY_NONE) {
 			int f;
 			got++;
+			trace_pending++;
 			if (k == PJ_KEY_RESIZE) {
 				layout(a);
 				f = PJ_R_REDRAW;
@@ -737,7 +803,12 @@ int pj_ui_run(pj_model *m, const pj_ui_opts *opts)
 	layout(&a);
 	stats_start(&a);
 	pj_plan_open(&a);
+	const char *tp = getenv("PJ_TUI_TRACE");
+	trace_out = tp && *tp ? fopen(tp, "w") : NULL;
 	int rc = run_loop(&a);
+	if (trace_out)
+		fclose(trace_out);
+	trace_out = NULL;
 	/* Give the terminal back first; joining workers may take a moment. */
 	pj_crt_done();
 	app_free(&a);
