@@ -38,7 +38,7 @@ start() {
 	cat > "$T/run.sh" <<-EOS
 	ulimit -c 0
 	cd "$T"
-	sh -c 'echo \$\$ > "$T/pid"; exec env TERM=$TERMTYPE LC_ALL= LANG=C.UTF-8 XDG_STATE_HOME="$T/state" XDG_CACHE_HOME="$T/cache" "$PJ" $args'
+	sh -c 'echo \$\$ > "$T/pid"; exec env TERM=$TERMTYPE LC_ALL= LANG=C.UTF-8 XDG_STATE_HOME="$T/state" XDG_CACHE_HOME="$T/cache" ${ENVX:-} "$PJ" $args'
 	echo \$? > "$T/status"
 	exec sleep 600
 	EOS
@@ -111,6 +111,17 @@ for model in llama qwen3 gemma3 qwen3moe deepseek3; do
 		wait_dead && [ "$(status)" = 0 ]; ok $? "$model: q quits at once when nothing changed"
 	done
 done
+
+# ---- small, ASCII, monochrome ------------------------------------------------------------
+ENVX="LANG=C LC_ALL=C NO_COLOR=1" start 60 16 "$MOE_GGUF"
+ok $? "60x16, LANG=C, NO_COLOR: starts, and F10Quit stays in the shortened function bar"
+screen | grep -q "layer 2" && screen | grep -q "Type"; ok $? "60x16: rows and the plan's most important columns"
+screen | sed -n 2p | grep -q -- "->"; ok $? "LANG=C: ASCII arrow in the header"
+keys d; sleep 0.2; wait_for "Loss"; keys Down; sleep 0.3
+tm resize-window -x 100 -y 30; sleep 0.3
+screen | grep -E "layer 0 .*#" >/dev/null; ok $? "LANG=C: loss bars drawn with #"
+! tm capture-pane -p -e | grep -Eq "$(printf '\033')\[(3[0-7]|4[0-7]|38;|48;)"; ok $? "NO_COLOR: no color escapes"
+keys q; wait_dead
 
 # ---- MoE layers: experts and the shared expert -------------------------------------------
 start 200 50 "$MOE_GGUF"
@@ -189,6 +200,45 @@ wait_for "export: done"; ok $? "x exports in the background and says when it is 
 ok $? "the exported GGUF re-opens with --info"
 bytes_now=$(out_bytes)
 grep -q "39 tensors" "$T/info.txt"; ok $? "--info: the exported file holds all 39 tensors"
+
+# ---- cancelling an export leaves no file ------------------------------------------------------
+# A 190 MB qwen3-shaped model: seconds of export on one thread.
+sed -e 's/"hidden_size": [0-9]*/"hidden_size": 1024/' -e 's/"intermediate_size": [0-9]*/"intermediate_size": 4096/' \
+    -e 's/"num_hidden_layers": [0-9]*/"num_hidden_layers": 4/' -e 's/"max_window_layers": [0-9]*/"max_window_layers": 4/' \
+    -e 's/"num_attention_heads": [0-9]*/"num_attention_heads": 8/' -e 's/"num_key_value_heads": [0-9]*/"num_key_value_heads": 4/' \
+    -e 's/"vocab_size": [0-9]*/"vocab_size": 32000/' -e 's/"tie_word_embeddings": false/"tie_word_embeddings": true/' \
+    "$PJ_SHARED/data/configs/qwen3-8b.json" > "$T/fx.json" 2>/dev/null
+if [ -x "$FIXTURE" ] && "$FIXTURE" --config "$T/fx.json" --out "$T/fx.gguf" --gguf --dtype BF16 --seed 1 >/dev/null 2>&1; then
+	tm kill-server >/dev/null 2>&1
+	start 200 50 -j1 "$T/fx.gguf"
+	keys x
+	wait_for "Export GGUF"
+	keys C-u "fx-out.gguf" Enter
+	wait_for "export ["
+	keys c
+	if wait_for "Cancel which job?"; then keys e x p Enter; fi
+	if wait_for "export: cancelled"; then
+		ok 0 "c cancels a running export"
+		sleep 0.5
+		! ls "$T" | grep -q "fx-out"; ok $? "a cancelled export leaves no file (nor its temporary)"
+	elif screen | grep -q "export: done"; then
+		skip "the export finished before the cancel arrived (fast machine)"
+		skip "no cancelled export to look at"
+	else
+		ok 1 "c cancels a running export"
+		ok 1 "a cancelled export leaves no file (nor its temporary)"
+	fi
+	keys q
+	wait_for "Quit anyway?" && keys y
+	wait_dead
+	rm -f "$T/fx.gguf"
+	start 200 50 "$MOE_GGUF"
+	wait_for "Restore the autosaved session?" && keys y
+	wait_change "" >/dev/null
+else
+	skip "pj-fixture unavailable: export cancel not checked"
+	skip "pj-fixture unavailable: export cancel not checked"
+fi
 
 # ---- resize inside a dialog ----------------------------------------------------------------
 keys t

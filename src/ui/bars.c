@@ -254,31 +254,49 @@ const pj_view pj_jobs_view = { "jobs", jobs_draw, NULL, NULL };
 
 static void fbar_draw(pj_app *a, pj_rect r)
 {
+	/* In function-key order, like the keyboard.  When they do not all fit,
+	 * the ones before Quit go from the right: Help and Quit always stay. */
+	pj_action list[PJ_FBAR_MAX];
+	int n = 0, width = 0;
+	for (int fk = PJ_KEY_F1; fk <= PJ_KEY_F12; fk++)
+		for (int act = 1; act < PJ_ACT_COUNT && n < PJ_FBAR_MAX; act++) {
+			const pj_action_info *ai = pj_action_info_of((pj_action)act);
+			if (ai->fbar && pj_action_fkey((pj_action)act) == fk)
+				list[n++] = (pj_action)act;
+		}
+	for (int i = 0; i < n; i++) {
+		char kn[8];
+		pj_key_name(pj_action_fkey(list[i]), kn, sizeof kn);
+		width += pj_crt_strwidth(kn) + pj_crt_strwidth(pj_action_info_of(list[i])->fbar) + 2;
+	}
+	while (width > r.w && n > 2) {
+		int drop = list[n - 1] == PJ_ACT_QUIT ? n - 2 : n - 1;
+		char kn[8];
+		pj_key_name(pj_action_fkey(list[drop]), kn, sizeof kn);
+		width -= pj_crt_strwidth(kn) + pj_crt_strwidth(pj_action_info_of(list[drop])->fbar) + 2;
+		memmove(&list[drop], &list[drop + 1], (size_t)(n - drop - 1) * sizeof list[0]);
+		n--;
+	}
 	int x = r.x;
 	a->n_fbar_hit = 0;
 	pj_crt_fill(r.y, r.x, r.w, PJ_C_FLABEL);
-	/* In function-key order, like the keyboard. */
-	for (int fk = PJ_KEY_F1; fk <= PJ_KEY_F12; fk++) {
-		for (int act = 1; act < PJ_ACT_COUNT; act++) {
-			const pj_action_info *ai = pj_action_info_of((pj_action)act);
-			if (!ai->fbar || pj_action_fkey((pj_action)act) != fk)
-				continue;
-			char kn[8];
-			pj_key_name(fk, kn, sizeof kn);
-			int need = pj_crt_strwidth(kn) + pj_crt_strwidth(ai->fbar) + 1;
-			if (x + need > r.x + r.w)
-				return;
-			int x0 = x;
-			x += pj_crt_put(r.y, x, -1, PJ_C_FKEY, false, kn);
-			x += pj_crt_printf(r.y, x, -1, PJ_C_FLABEL, false, "%s ", ai->fbar);
-			if (a->n_fbar_hit < PJ_FBAR_MAX) {
-				a->fbar_hit[a->n_fbar_hit].x0 = x0;
-				a->fbar_hit[a->n_fbar_hit].x1 = x;
-				a->fbar_hit[a->n_fbar_hit].act = (pj_action)act;
-				a->n_fbar_hit++;
-			}
-			x += 1;
+	for (int i = 0; i < n; i++) {
+		const pj_action_info *ai = pj_action_info_of(list[i]);
+		char kn[8];
+		pj_key_name(pj_action_fkey(list[i]), kn, sizeof kn);
+		int need = pj_crt_strwidth(kn) + pj_crt_strwidth(ai->fbar) + 1;
+		if (x + need > r.x + r.w)
+			return;
+		int x0 = x;
+		x += pj_crt_put(r.y, x, -1, PJ_C_FKEY, false, kn);
+		x += pj_crt_printf(r.y, x, -1, PJ_C_FLABEL, false, "%s ", ai->fbar);
+		if (a->n_fbar_hit < PJ_FBAR_MAX) {
+			a->fbar_hit[a->n_fbar_hit].x0 = x0;
+			a->fbar_hit[a->n_fbar_hit].x1 = x;
+			a->fbar_hit[a->n_fbar_hit].act = list[i];
+			a->n_fbar_hit++;
 		}
+		x += 1;
 	}
 }
 
