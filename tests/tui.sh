@@ -120,7 +120,7 @@ screen | grep -q "routed expert"; ok $? "detail pane describes the tensor's role
 
 keys '?'
 wait_for "show this help screen"; ok $? "? opens the help screen"
-keys End; sleep 0.2
+step_until "F10 q" Down
 screen | grep -E "^ *F10 q +quit" >/dev/null; ok $? "help lists a binding from the key table (F10 q  quit)"
 keys q
 wait_for "Name"; ok $? "q on the help screen closes it (does not quit)"
