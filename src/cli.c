@@ -218,7 +218,8 @@ int pj_cli_main(int argc, char **argv)
 		}
 	}
 
-	if (!check && (co.calib || co.calib_ids || co.ctx || co.chunks)) {
+	/* (without --batch they are the planner's: its background check) */
+	if (!check && batch && (co.calib || co.calib_ids || co.ctx || co.chunks)) {
 		fprintf(stderr, "pajamas-tui: --calib, --calib-ids, --ctx and --chunks are only valid with --check\n");
 		return PJ_EXIT_USAGE;
 	}
@@ -323,6 +324,10 @@ int pj_cli_main(int argc, char **argv)
 	} else {
 		for (size_t i = 0; i < m->n_warnings; i++)
 			fprintf(stderr, "pajamas-tui: warning: %s\n", m->warnings[i]);
+		ui.calib = co.calib;
+		ui.calib_ids = co.calib_ids;
+		ui.ctx = co.ctx;
+		ui.chunks = co.chunks;
 		rc = pj_ui_run(m, &ui);
 	}
 	pj_model_close(m);

@@ -123,6 +123,19 @@ screen | grep -E "layer 0 .*#" >/dev/null; ok $? "LANG=C: loss bars drawn with #
 ! tm capture-pane -p -e | grep -Eq "$(printf '\033')\[(3[0-7]|4[0-7]|38;|48;)"; ok $? "NO_COLOR: no color escapes"
 keys q; wait_dead
 
+# ---- the background check (HF input: the forward pass reads HF folders) -------------------
+CAL="$PJ_SHARED/data/calib.txt"
+if [ -s "$CAL" ]; then
+	start 200 50 --calib "$CAL" --ctx 128 --chunks 2 "$M/qwen3moe"
+	keys V
+	wait_for "check: done" || wait_for "check: done"; ok $? "V checks the plan in the background (KLD, PPL, top-1)"
+	screen | sed -n 2p | grep -q "(checked "; ok $? "the header shows the measured KLD beside the predicted loss"
+	keys q; wait_dead
+else
+	skip "no calibration text at $CAL: check not run"
+	skip "no calibration text at $CAL: check not run"
+fi
+
 # ---- MoE layers: experts and the shared expert -------------------------------------------
 start 200 50 "$MOE_GGUF"
 keys ']' Enter

@@ -353,6 +353,8 @@ static int jobs_lines(const pj_app *a)
 		n++;
 	if (a->exp_seen)
 		n++;
+	if (a->check_seen)
+		n++;
 	return n;
 }
 
@@ -557,6 +559,7 @@ static void app_free(pj_app *a)
 {
 	pj_dlg_close_all(a);
 	pj_export_stop(&a->exp);
+	pj_check_job_free(&a->check);
 	pj_solve_job_free(a->solve);
 	a->solve = NULL;
 	stats_stop(a);

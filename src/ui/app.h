@@ -11,6 +11,9 @@ typedef struct pj_ui_opts {
 	int threads;      /* worker threads, >= 1 */
 	bool no_color;    /* --no-color or NO_COLOR set */
 	bool no_mouse;
+	/* the background check (V): calibration text or ids, chunking */
+	const char *calib, *calib_ids;
+	int ctx, chunks;
 } pj_ui_opts;
 
 /* Runs the TUI until the user quits.  Returns a PJ_EXIT_* status. */

@@ -223,6 +223,32 @@ static bool export_line(pj_app *a, int y, pj_rect r)
 	return true;
 }
 
+static bool check_line(pj_app *a, int y, pj_rect r)
+{
+	char right[400], b1[32];
+	pj_check_job *j = &a->check;
+	if (!pj_check_job_running(j)) {
+		if (j->st == PJ_OK && j->r.count)
+			snprintf(right, sizeof right, "done in %.1f s: KLD %.4g  PPL %.4g -> %.4g  top-1 %.1f%%  (%zu chunks x %zu)",
+			         j->t1 - j->t0, j->r.kld_mean, j->r.ppl_base, j->r.ppl_plan, 100 * j->r.top1_agreement,
+			         j->r.n_chunks, j->r.n_ctx);
+		else
+			snprintf(right, sizeof right, "%.380s", j->err[0] ? j->err : "-");
+		job_line(y, r, j->st == PJ_OK ? PJ_C_NORMAL : PJ_C_WARN, "check:", -1, right);
+		return false;
+	}
+	pj_progress_snap s;
+	pj_progress_snapshot(&j->progress, &s);
+	double t = pj_now() - j->t0;
+	double frac = s.items_total ? (double)s.items_done / (double)s.items_total : 0;
+	double eta = frac > 0 ? t / frac - t : -1;
+	snprintf(right, sizeof right, "%llu/%llu stages  %.1f s  ETA %s  c: cancel%s", (unsigned long long)s.items_done,
+	         (unsigned long long)s.items_total, t, pj_fmt_duration(eta, b1, sizeof b1),
+	         s.cancelled ? " (cancelling)" : "");
+	job_line(y, r, PJ_C_NORMAL, "check", frac, right);
+	return true;
+}
+
 static void jobs_draw(pj_app *a, pj_rect r)
 {
 	int y = r.y, end = r.y + r.h;
@@ -230,6 +256,8 @@ static void jobs_draw(pj_app *a, pj_rect r)
 		/* One line: the job most worth watching. */
 		if (pj_export_running(&a->exp))
 			export_line(a, y, r);
+		else if (pj_check_job_running(&a->check))
+			check_line(a, y, r);
 		else if (a->solve)
 			solve_line(a, y, r);
 		else if (pj_app_stats_running(a) || !a->s)
@@ -246,6 +274,8 @@ static void jobs_draw(pj_app *a, pj_rect r)
 		solve_line(a, y++, r);
 	if (a->exp_seen && y < end)
 		export_line(a, y++, r);
+	if (a->check_seen && y < end)
+		check_line(a, y++, r);
 }
 
 const pj_view pj_jobs_view = { "jobs", jobs_draw, NULL, NULL };

@@ -42,6 +42,7 @@
 	X(PRESET,       PJ_KEY_F2,    'P',          0,   "Preset",   "choose a preset (llama.cpp mixes, architecture-aware, auto)") \
 	X(RULES,        'r',          0,            0,   NULL,       "edit the ordered rules (regex=type): add, remove, move") \
 	X(SOLVE,        PJ_KEY_F7,    'S',          0,   "Solve",    "solve for a target size (GiB) or bits per weight in the background") \
+	X(CHECK,        'V',          0,            0,   NULL,       "check the plan in the background: perplexity and KL divergence vs the source on --calib text") \
 	X(UNDO,         'u',          0,            0,   NULL,       "undo the last change")    \
 	X(REDO,         PJ_CTRL('r'), 0,            0,   NULL,       "redo")                    \
 	X(SEARCH,       '/',          0,            0,   NULL,       "search tensor names (regular expression)") \

@@ -1060,9 +1060,48 @@ static void path_prompt(pj_app *a, const char *title, const char *what, const ch
 	d->min_w = 60;
 }
 
+/* ---- the check --------------------------------------------------------------------- */
+
+static void check_start(pj_app *a)
+{
+	const pj_ui_opts *o = a->opts;
+	if (!o->calib && !o->calib_ids) {
+		pj_app_msg(a, true, "the check needs calibration text: start with --calib FILE (or --calib-ids FILE.i32)");
+		return;
+	}
+	if (o->calib && o->calib_ids) {
+		pj_app_msg(a, true, "--calib and --calib-ids exclude each other");
+		return;
+	}
+	char err[256];
+	if (!pj_check_job_start(&a->check, a->m, pj_session_plan_json(a->s), o->calib, o->calib_ids, o->ctx, o->chunks,
+	                        (unsigned)o->threads, a->mb.fd[1], err, sizeof err)) {
+		pj_app_msg(a, true, "%s", err);
+		return;
+	}
+	a->check_seen = true;
+	pj_app_msg(a, false, "checking the plan in the background (c cancels; editing goes on)");
+	pj_app_layout(a);
+}
+
+static void check_finish(pj_app *a)
+{
+	pj_check_job *j = &a->check;
+	pj_check_job_join(j);
+	if (j->st == PJ_OK) {
+		pj_session_record_check(a->s, j->r.kld_mean);
+		pj_stotals t;
+		pj_session_totals(a->s, &t);
+		pj_app_msg(a, false, "check: KLD %.4g (predicted %.4g), PPL %.4g -> %.4g, top-1 %.1f%%", j->r.kld_mean,
+		           t.loss, j->r.ppl_base, j->r.ppl_plan, 100 * j->r.top1_agreement);
+	} else {
+		pj_app_msg(a, true, "check: %s", j->err);
+	}
+}
+
 /* ---- cancel -------------------------------------------------------------------------- */
 
-enum { J_EXPORT = 1, J_SOLVE, J_MEASURE, J_STATS, J_ALL };
+enum { J_EXPORT = 1, J_SOLVE, J_MEASURE, J_STATS, J_CHECK, J_ALL };
 
 static bool measure_running(const pj_app *a)
 {
@@ -1092,6 +1131,10 @@ static void cancel_job(pj_app *a, int id)
 	}
 	if (id == J_STATS || id == J_ALL)
 		pj_app_stats_cancel(a);
+	if ((id == J_CHECK || id == J_ALL) && pj_check_job_running(&a->check)) {
+		pj_check_job_cancel(&a->check);
+		pj_app_msg(a, false, "check: cancelling");
+	}
 }
 
 static int cancel_done(pj_app *a, pj_dialog *d, bool ok, int id, const char *text)
@@ -1106,7 +1149,7 @@ static int cancel_done(pj_app *a, pj_dialog *d, bool ok, int id, const char *tex
 /* PJ_R_HANDLED when a plan job was there to cancel. */
 static int cancel(pj_app *a)
 {
-	int ids[4], n = 0;
+	int ids[6], n = 0;
 	if (pj_export_running(&a->exp))
 		ids[n++] = J_EXPORT;
 	if (a->solve)
@@ -1115,6 +1158,8 @@ static int cancel(pj_app *a)
 		ids[n++] = J_MEASURE;
 	if (pj_app_stats_running(a))
 		ids[n++] = J_STATS;
+	if (pj_check_job_running(&a->check))
+		ids[n++] = J_CHECK;
 	if (n == 0)
 		return PJ_R_IGNORED;
 	if (n == 1) {
@@ -1122,7 +1167,7 @@ static int cancel(pj_app *a)
 		return PJ_R_HANDLED | PJ_R_REDRAW;
 	}
 	pj_dialog *d = pj_dlg_menu(a, "Cancel which job?", cancel_done);
-	static const char *const names[] = { "", "export", "solver", "measurement", "statistics" };
+	static const char *const names[] = { "", "export", "solver", "measurement", "statistics", "check" };
 	for (int i = 0; i < n; i++)
 		pj_dlg_add(d, ids[i], names[ids[i]], NULL);
 	pj_dlg_add(d, J_ALL, "all", NULL);
@@ -1284,7 +1329,7 @@ bool pj_plan_busy(const pj_app *a)
 {
 	if (!a->s)
 		return false;
-	return measure_running(a) || a->solve || pj_export_running(&a->exp) ||
+	return measure_running(a) || a->solve || pj_export_running(&a->exp) || pj_check_job_running(&a->check) ||
 	       pj_session_autosave_due(a->s) || a->msg[0];
 }
 
@@ -1311,6 +1356,10 @@ bool pj_plan_tick(pj_app *a)
 				pj_mcache_save(a->mcache, &err);
 			dirty = true;
 		}
+	}
+	if (a->check.started && atomic_load(&a->check.finished)) {
+		check_finish(a);
+		dirty = true;
 	}
 	if (a->solve && pj_solve_job_finished(a->solve)) {
 		solve_finish(a);
@@ -1364,7 +1413,7 @@ int pj_plan_action(pj_app *a, pj_action act)
 	case PJ_ACT_TYPE_UP: case PJ_ACT_TYPE_DOWN: case PJ_ACT_TYPE_MENU: case PJ_ACT_PIN: case PJ_ACT_TAG:
 	case PJ_ACT_TAG_REGEX: case PJ_ACT_TAG_LAYER: case PJ_ACT_TAG_EXPERTS: case PJ_ACT_TAG_ROLE: case PJ_ACT_UNTAG:
 	case PJ_ACT_ADD_RULE: case PJ_ACT_PRESET: case PJ_ACT_RULES: case PJ_ACT_SOLVE: case PJ_ACT_UNDO:
-	case PJ_ACT_REDO: case PJ_ACT_KV: case PJ_ACT_SAVE: case PJ_ACT_LOAD: case PJ_ACT_WRITE_TTF: case PJ_ACT_EXPORT:
+	case PJ_ACT_REDO: case PJ_ACT_KV: case PJ_ACT_CHECK: case PJ_ACT_SAVE: case PJ_ACT_LOAD: case PJ_ACT_WRITE_TTF: case PJ_ACT_EXPORT:
 		if (!need_session(a))
 			return PJ_R_HANDLED | PJ_R_REDRAW;
 		break;
@@ -1428,6 +1477,9 @@ int pj_plan_action(pj_app *a, pj_action act)
 	}
 	case PJ_ACT_KV:
 		kv_menu(a);
+		break;
+	case PJ_ACT_CHECK:
+		check_start(a);
 		break;
 	case PJ_ACT_SAVE:
 		path_prompt(a, "Save plan", "plan file (JSON; --batch --plan reads it):", ".plan.json", save_done);

@@ -277,8 +277,23 @@ static void draw_plan(pj_app *a, uint32_t ri, int y, pj_rect r, const col_layout
 		put_cell(y, r.x + L->x[PJ_COL_PROV], columns[PJ_COL_PROV].width, false,
 		         p->pinned && !sel ? PJ_C_WARN : c, cell);
 	}
-	if (L->on[PJ_COL_ROUTE] && (row->kind == PJ_ROW_EXPERT || row->kind == PJ_ROW_SLICE))
-		put_cell(y, r.x + L->x[PJ_COL_ROUTE], columns[PJ_COL_ROUTE].width, true, dim, "-");
+	if (L->on[PJ_COL_ROUTE] && (row->kind == PJ_ROW_EXPERT || row->kind == PJ_ROW_SLICE ||
+	                            (row->kind == PJ_ROW_TENSOR && row->expert >= 0))) {
+		/* From the last check's routing counts, when there was one. */
+		double f = -1;
+		if (row->kind == PJ_ROW_EXPERT) {
+			for (uint32_t k = ri + 1; k < row->end && f < 0; k++)
+				if (a->tree.rows[k].tensor >= 0)
+					f = pj_check_job_expert_freq(&a->check, &a->m->cat.t[a->tree.rows[k].tensor], row->expert);
+		} else {
+			f = pj_check_job_expert_freq(&a->check, &a->m->cat.t[row->tensor], row->expert);
+		}
+		if (f >= 0)
+			snprintf(cell, sizeof cell, "%.1f%%", 100 * f);
+		else
+			snprintf(cell, sizeof cell, "-");
+		put_cell(y, r.x + L->x[PJ_COL_ROUTE], columns[PJ_COL_ROUTE].width, true, f >= 0 ? c : dim, cell);
+	}
 }
 
 static void draw_row(pj_app *a, uint32_t ri, int y, pj_rect r, const col_layout *L, bool sel)

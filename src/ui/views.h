@@ -13,6 +13,7 @@
 #include <regex.h>
 
 #include "app.h"
+#include "check_job.h"
 #include "crt.h"
 #include "export.h"
 #include "keys.h"
@@ -145,6 +146,8 @@ struct pj_app {
 	double solve_t0;
 	char solve_what[64];
 	pj_export exp;
+	pj_check_job check;
+	bool check_seen;           /* a check ran (its line stays in the jobs pane) */
 	bool exp_seen;             /* an export ran (its line stays in the jobs pane) */
 	double last_change, last_autosave;
 	uint64_t autosave_gen;
