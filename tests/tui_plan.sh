@@ -189,6 +189,62 @@ else
 	got=$(out_bytes)
 fi
 
+# ---- tags, rules, search, sort, filter, files -------------------------------------------------
+keys T
+wait_for "Tag by name"
+keys "attn_v" Enter
+wait_for "tagged"; ok $? "T tags by regex"
+t0=$(out_bytes)
+keys t
+wait_for "tagged tensors"
+keys F 1 6 Enter
+t1=$(wait_change "$t0")
+[ -n "$t1" ] && [ "$t1" -gt "$t0" ]; ok $? "t applies a type to the tagged tensors (F16: total grows)"
+keys U u
+t2=$(wait_change "$t1")
+[ "$t2" = "$t0" ]; ok $? "U clears the tags, u undoes the selection's type"
+keys r
+wait_for "Rules (first match wins)"
+keys a
+wait_for "New rule"
+keys "ffn_down_exps=Q8_0" Enter
+wait_for "1. ffn_down_exps=Q8_0"; ok $? "the rules editor adds a rule and lists it"
+keys Escape
+t3=$(wait_change "$t0")
+[ -n "$t3" ] && [ "$t3" -gt "$t0" ]; ok $? "the rule changes the plan (total grows)"
+keys r
+wait_for "1. ffn_down_exps=Q8_0"
+keys d
+sleep 0.2
+! screen | grep -q "1. ffn_down_exps=Q8_0"; ok $? "d removes it"
+keys Escape
+t4=$(wait_change "$t3")
+[ "$t4" = "$t0" ]; ok $? "back to the preset's total"
+keys /
+wait_for "Search"
+keys "blk.2.ffn_down" Enter
+wait_for "blk.2.ffn_down_exps"; ok $? "/ finds a tensor (and opens what hides it)"
+keys o
+wait_for "Sort by"
+keys L o s s Enter
+wait_for "sorted by Loss"; ok $? "o sorts by a column (flat list)"
+keys Escape
+wait_for "filter and sort cleared"; ok $? "Esc goes back to the tree"
+keys w
+wait_for "Save plan"
+keys C-u "saved.plan.json" Enter
+wait_for "plan saved"
+grep -q '"pajamas-plan"' "$T/saved.plan.json"; ok $? "w saves a plan file"
+keys W
+wait_for "tensor types"
+keys C-u "saved.ttf" Enter
+wait_for "wrote saved.ttf"
+grep -qi '^^blk.*=q4_k$' "$T/saved.ttf"; ok $? "W writes a llama-quantize --tensor-type-file"
+keys O
+wait_for "Load plan"
+keys C-u "saved.plan.json" Enter
+wait_for "plan loaded"; ok $? "O loads a plan file"
+
 # ---- the solver fits a size ---------------------------------------------------------------
 budget=$((got * 9 / 10 / 1024))
 keys S
