@@ -21,6 +21,7 @@
 
 #include "dialog.h"
 #include "fmt.h"
+#include "plan_gguf.h"
 #include "quant/plan_json.h"
 #include "quant/presets.h"
 #include "quant/qtypes.h"
@@ -1022,7 +1023,18 @@ static int export_done(pj_app *a, pj_dialog *d, bool ok, int id, const char *tex
 	const char *td = getenv("TMPDIR");
 	char *tmpl = pj_xasprintf("%s/pj-export-plan.XXXXXX", td && *td ? td : "/tmp");
 	int fd = mkstemp(tmpl);
-	char *json = pj_session_plan_json(a->s);
+	char perr[256] = "";
+	size_t merged = 0;
+	char *json = pj_plan_gguf_json(a->s, &merged, perr, sizeof perr);
+	if (!json) {
+		pj_app_msg(a, true, "export: %s", perr);
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmpl);
+		}
+		free(tmpl);
+		return 0;
+	}
 	bool okw = fd >= 0 && json && write(fd, json, strlen(json)) == (ssize_t)strlen(json);
 	if (fd >= 0)
 		close(fd);
@@ -1041,7 +1053,11 @@ static int export_done(pj_app *a, pj_dialog *d, bool ok, int id, const char *tex
 		pj_app_msg(a, true, "%s", err);
 	} else {
 		a->exp_seen = true;
-		pj_app_msg(a, false, "exporting %s in the background (c cancels; nothing is left behind)", text);
+		if (merged)
+			pj_app_msg(a, false, "exporting %s; %zu expert stacks had mixed types: each gets its largest (c cancels)",
+			           text, merged);
+		else
+			pj_app_msg(a, false, "exporting %s in the background (c cancels; nothing is left behind)", text);
 		pj_app_layout(a);
 	}
 	free(tmpl);
@@ -1074,7 +1090,13 @@ static void check_start(pj_app *a)
 		return;
 	}
 	char err[256];
-	if (!pj_check_job_start(&a->check, a->m, pj_session_plan_json(a->s), o->calib, o->calib_ids, o->ctx, o->chunks,
+	size_t merged = 0;
+	char *json = pj_plan_gguf_json(a->s, &merged, err, sizeof err);
+	if (!json) {
+		pj_app_msg(a, true, "check: %s", err);
+		return;
+	}
+	if (!pj_check_job_start(&a->check, a->m, json, o->calib, o->calib_ids, o->ctx, o->chunks,
 	                        (unsigned)o->threads, a->mb.fd[1], err, sizeof err)) {
 		pj_app_msg(a, true, "%s", err);
 		return;
