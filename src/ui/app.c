@@ -260,8 +260,15 @@ const pj_row_plan *pj_app_row_plan(pj_app *a, uint32_t r)
 {
 	if (!a->s || r >= a->tree.n)
 		return NULL;
-	if (!a->rp_valid || a->rp_gen != pj_session_generation(a->s))
+	/* Measurements streaming in move the generation all the time: on a
+	 * model with tens of thousands of rows, refold at most 4 times a
+	 * second for them; an edit (rp_force) refolds at once. */
+	if (!a->rp_valid || (a->rp_gen != pj_session_generation(a->s) &&
+	                     (a->rp_force || pj_now() - a->rp_time > 0.25))) {
 		compute_row_plan(a);
+		a->rp_force = false;
+		a->rp_time = pj_now();
+	}
 	return &a->rp[r];
 }
 

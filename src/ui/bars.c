@@ -227,7 +227,8 @@ static bool check_line(pj_app *a, int y, pj_rect r)
 {
 	char right[400], b1[32];
 	pj_check_job *j = &a->check;
-	if (!pj_check_job_running(j)) {
+	/* "done" once the loop took the result in (the header shows it then) */
+	if (!j->started) {
 		if (j->st == PJ_OK && j->r.count)
 			snprintf(right, sizeof right, "done in %.1f s: KLD %.4g  PPL %.4g -> %.4g  top-1 %.1f%%  (%zu chunks x %zu)",
 			         j->t1 - j->t0, j->r.kld_mean, j->r.ppl_base, j->r.ppl_plan, 100 * j->r.top1_agreement,

@@ -48,6 +48,7 @@ static bool is_leaf(const pj_row *r)
 static void changed(pj_app *a)
 {
 	a->last_change = pj_now();
+	a->rp_force = true;
 	if (a->filter == PJ_FILTER_TYPE || a->sort_col >= 0) {
 		uint32_t row = pj_app_sel_row(a);
 		pj_app_refresh_rows(a);
@@ -1283,6 +1284,7 @@ static int restore_done(pj_app *a, pj_dialog *d, bool ok, int id, const char *te
 		pj_stotals t;
 		pj_session_totals(a->s, &t);
 		pj_app_msg(a, false, "session restored: %zu of %zu steps applied (u undoes)", t.undo_applied, t.undo_steps);
+		changed(a);
 	}
 	free(view);
 	free(message);

@@ -138,7 +138,8 @@ struct pj_app {
 	char s_error[256];
 	pj_row_plan *rp;           /* per tree row */
 	uint64_t rp_gen;
-	bool rp_valid;
+	bool rp_valid, rp_force;   /* rp_force: an edit, recompute at once */
+	double rp_time;
 	pj_mcache *mcache;
 	double measure_t0;
 	bool measure_saved;
