@@ -4,7 +4,8 @@
 # and JSON, base figures equal to the reference NLL's PPL over the scored
 # half, Q8_0 close to the base and Q4_K further away; plans from presets,
 # plan files and rules, the importance matrix, text calibration through the
-# tokenizer, MoE routing (qwen3moe) and per-block attribution.
+# tokenizer, MoE routing (qwen3moe) and per-block attribution; GGUF input
+# against the folder it was converted from (all five shared models).
 . "$PJ_SRCDIR/tests/lib.sh"
 make_tmp
 
@@ -105,4 +106,27 @@ ok $? "JSON: moe.router_flip_rate in (0, 1): $r"
 "$FIXTURE" --json-get moe.router_flip_rate_ok "$T/moe.json" >/dev/null && \
 	"$FIXTURE" --json-get per_layer.2.unused_experts "$T/moe.json" >/dev/null
 ok $? "JSON: the verdict and the never-routed experts of each block"
+
+# GGUF input: each model's BF16 conversion measures what its folder measures
+# (the plan exports the same weights; the forward pass undoes the converter's
+# layout), to 1e-6 relative - in fact the whole report is the same
+for m in llama qwen3 qwen3moe gemma3 deepseek3; do
+	D="$PJ_SHARED/models/$m"
+	G="$D/gguf/$m-BF16.gguf"
+	if [ ! -f "$G" ]; then
+		skip "$m: no BF16 GGUF in the shared data"
+		continue
+	fi
+	"$PJ" --batch --pure Q4_K --check --calib-ids "$D/reference/eval_ids.i32" --ctx 256 --json -j 2 "$D" \
+		>"$T/$m-hf.json" 2>"$T/err" && \
+	"$PJ" --batch --pure Q4_K --check --calib-ids "$D/reference/eval_ids.i32" --ctx 256 --json -j 2 "$G" \
+		>"$T/$m-gguf.json" 2>"$T/err"
+	rc=$?
+	a=$(num "$T/$m-hf.json" kld_mean) b=$(num "$T/$m-gguf.json" kld_mean)
+	[ $rc -eq 0 ] && [ -n "$a" ] && awk -v a="$a" -v b="$b" \
+		'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d <= 1e-6 * a) }'
+	ok $? "$m: Q4_K check of the GGUF: KLD $b, as the folder's $a (1e-6 relative)"
+	grep -v '"model":' "$T/$m-hf.json" >"$T/a" && grep -v '"model":' "$T/$m-gguf.json" >"$T/b" && cmp -s "$T/a" "$T/b"
+	ok $? "$m: GGUF and folder reports are identical (PPL, KLD percentiles, per block, routing)"
+done
 done_testing

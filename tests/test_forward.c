@@ -3,7 +3,8 @@
  *
  * Tolerances (fp32 on both sides; only summation order differs):
  *   logits of chunk 0, positions 0..127: max |Δlogit| <= 1e-3 * max |logit|
- *   NLL of all 8 chunks x 255 predictions: mean |ΔNLL| <= 1e-3 (and max <= 1e-2) */
+ *   NLL of all 8 chunks x 255 predictions: mean |ΔNLL| <= 1e-3 (and max <= 1e-2)
+ * (The same models' GGUF conversions: test_forward_gguf.c.) */
 #include "config.h"
 
 #include <math.h>
@@ -146,23 +147,6 @@ static void check_threads(const char *shared)
 	pj_model_close(m);
 }
 
-static void check_refusals(const char *shared)
-{
-	char path[4400];
-	snprintf(path, sizeof path, "%s/models/llama/gguf/llama-BF16.gguf", shared);
-	pj_model *m = NULL;
-	pj_error err = { 0 };
-	if (pj_model_open(path, &m, &err) != PJ_OK) {
-		skip("llama GGUF absent");
-		return;
-	}
-	pj_fwd *f = NULL;
-	is_int(pj_fwd_open(m, 1, &f, &err), PJ_EUNSUPPORTED, "GGUF input is refused for now, with a message");
-	like(err.msg, "GGUF", "the message says why");
-	pj_fwd_free(f);
-	pj_model_close(m);
-}
-
 /* PPL from transformers' per-token NLL with llama-perplexity's scoring:
  * predictions from positions n_ctx/2 .. n_ctx-2.  (reference.json's
  * "ppl_second_half" starts one position earlier, at 127.) */
@@ -254,6 +238,5 @@ int main(void)
 		check_model(shared, models[i]);
 	check_threads(shared);
 	check_eval(shared);
-	check_refusals(shared);
 	return done_testing();
 }

@@ -182,6 +182,13 @@ pj_status pj_eval_plan_load(void *ctx, pj_model *m, const pj_tensor *t, float *d
 				memcpy(head + nope * L, vb, sizeof(float) * (size_t)(vd * L));
 		}
 		free(vb);
+	} else if (!p->hf) {
+		/* GGUF input: every matrix of a 3-D tensor (stacked experts,
+		 * attn_k_b/attn_v_b heads), in file order */
+		const int64_t n_mat = g->ne[2] * g->ne[3];
+		for (int64_t i = 0; !st && i < n_mat; i++)
+			if (!(st = round_trip(p, m, &pm, 0, i, buf, err)))
+				memcpy(dst + (size_t)(i * ne0 * rows), buf, sizeof(float) * (size_t)(ne0 * rows));
 	} else if (pm.expert >= 0 || !pm.permute) {
 		st = round_trip(p, m, &pm, 0, pm.expert >= 0 ? pm.expert : 0, buf, err);
 		if (!st)

@@ -169,6 +169,8 @@ static void rope_inv_freq(const fwd_rope *r, int rot, float *inv, double *attn)
 	*attn = 1.0;
 	for (int i = 0; i < half; i++)
 		inv[i] = 1.0f / powf((float)r->theta, (float)(2 * i) / (float)rot);
+	for (int i = 0; r->factors && i < half; i++)
+		inv[i] /= r->factors[i];
 	if (r->type == FWD_ROPE_LINEAR) {
 		for (int i = 0; i < half; i++)
 			inv[i] /= (float)r->factor;
@@ -537,14 +539,9 @@ static pj_status hf_config(pj_model *m, fwd_cfg *c, pj_error *err)
 pj_status pj_fwd_open(pj_model *m, unsigned threads, pj_fwd **out, pj_error *err)
 {
 	*out = NULL;
-	if (m->format != PJ_FMT_HF)
-		return pj_fail(err, PJ_EUNSUPPORTED,
-		               "%s: the forward pass reads Hugging Face folders for now, not GGUF "
-		               "(q/k permutation, stacked experts and split kv_b are not mapped yet)",
-		               m->name);
 	pj_fwd *f = pj_xcalloc(1, sizeof *f);
 	f->m = m;
-	pj_status st = hf_config(m, &f->c, err);
+	pj_status st = m->format == PJ_FMT_GGUF ? fwd_gguf_config(m, &f->c, err) : hf_config(m, &f->c, err);
 	if (st) {
 		pj_fwd_free(f);
 		return st;
@@ -562,6 +559,7 @@ void pj_fwd_free(pj_fwd *f)
 		return;
 	pj_pool_free(f->pool);
 	free(f->c.window);
+	free(f->c.rope_factors);
 	free(f->cs_global);
 	free(f->cs_local);
 	free(f);
@@ -734,7 +732,7 @@ static pj_status layer_load(pj_fwd *f, const pj_fwd_weights *w, fwd_layer *L, pj
 			st = load_one(f, w, L->et[k][e], &L->ew[k][e], err);
 		}
 	}
-	return st;
+	return st ? st : fwd_layout_fix(f, L, err);
 }
 
 /* ---- the layer loop ---------------------------------------------------------------------- */

@@ -18,9 +18,13 @@
  * split, so results do not depend on the thread count.
  *
  * Supported: Hugging Face folders of llama / mistral, qwen2, qwen3,
- * qwen3_moe, mixtral, gemma3 (text), deepseek_v2 / deepseek_v3.  GGUF input
- * is refused for now (PJ_EUNSUPPORTED): its tensors differ in layout (q/k
- * permutation, stacked experts, split kv_b, Gemma's folded norm offset). */
+ * qwen3_moe, mixtral, gemma3 (text), deepseek_v2 / deepseek_v3, and GGUF
+ * files of llama (incl. mixtral), qwen2, qwen3, qwen3moe, gemma3 and
+ * deepseek2.  GGUF hyper-parameters come from the metadata; the layout
+ * differences of the converter (llama's permuted q/k rows, stacked experts,
+ * kv_b split into attn_k_b/attn_v_b, Gemma's norm offset folded into the
+ * weights) are undone on load (forward_gguf.c), so both inputs compute the
+ * same thing. */
 #ifndef PJ_FORWARD_H
 #define PJ_FORWARD_H
 

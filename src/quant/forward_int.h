@@ -20,6 +20,7 @@ enum {
 	FWD_ROUTE_SIGMOID = 1u << 4, /* sigmoid scores, score-correction bias for selection only (DeepSeek-V3) */
 	FWD_GELU_TANH    = 1u << 5,  /* default activation gelu_pytorch_tanh (Gemma) */
 	FWD_GROUP_TOP2   = 1u << 6,  /* group score = sum of its top-2 (noaux_tc), else its max */
+	FWD_QK_PERMUTED  = 1u << 7,  /* GGUF llama: q/k rows in the converter's interleaved rope order */
 };
 
 typedef enum { FWD_ACT_SILU, FWD_ACT_GELU_TANH, FWD_ACT_GELU } fwd_act;
@@ -32,6 +33,7 @@ typedef struct fwd_rope {
 	double beta_fast, beta_slow, mscale, mscale_all_dim, attn_factor;
 	double low_freq_factor, high_freq_factor;
 	bool truncate;
+	const float *factors;     /* NULL, or rot/2 divisors of the frequencies (GGUF rope_freqs) */
 } fwd_rope;
 
 enum { FWD_ROPE_DEFAULT, FWD_ROPE_LINEAR, FWD_ROPE_YARN, FWD_ROPE_LLAMA3 };
@@ -55,6 +57,7 @@ typedef struct fwd_cfg {
 	/* MLA */
 	int q_lora, kv_lora, nope, rope_dim, v_dim;
 	int *window;              /* per layer: sliding window (0: global) */
+	float *rope_factors;      /* owns rope_global.factors */
 } fwd_cfg;
 
 /* Expert projections, in the order of these indices. */
@@ -72,6 +75,7 @@ typedef struct fwd_layer {
 	bool stacked[FWD_NEXP];
 	int n_experts;
 	int32_t *route;                   /* NULL, or [n_tok][top_k]: the selected experts */
+	pj_tensor kvb;                    /* GGUF: kv_b rebuilt from attn_k_b + attn_v_b (t[MLA_KV_B]) */
 } fwd_layer;
 
 struct pj_fwd {
@@ -83,6 +87,15 @@ struct pj_fwd {
 	float *cs_global, *cs_local;
 	size_t cs_ctx;
 };
+
+/* ---- GGUF input (forward_gguf.c) ---------------------------------------------- */
+
+/* The configuration from GGUF metadata (what hf_config reads from config.json). */
+pj_status fwd_gguf_config(pj_model *m, fwd_cfg *c, pj_error *err);
+/* Brings a loaded layer to the layout the blocks compute with (the Hugging
+ * Face one): un-permutes llama's q/k rows, rebuilds MLA's kv_b from
+ * attn_k_b/attn_v_b.  A no-op for HF input. */
+pj_status fwd_layout_fix(pj_fwd *f, fwd_layer *L, pj_error *err);
 
 /* ---- threaded kernels (forward.c) ------------------------------------------ */
 
