@@ -32,192 +32,202 @@ PJ_X8_INLINE bool FN(any)(VI m)
 	return memcmp(&m, &z, sizeof m) != 0;
 }
 
-/* make_qx_quants (rmse_type 1) on W sub-blocks of 16.  Levels l + nmax,
- * l in [-nmax, nmax-1]; w = wt[i], or x^2 when wt is NULL; 19 candidate
+/* The searches run two lane groups (2W sub-blocks) in the same loops: each
+ * lane's sums are a serial chain of additions, so a second, independent
+ * group gives the CPU work to overlap with their latency.  "H" loops below
+ * go over the two groups and are unrolled; nothing crosses between them. */
+#define H_LOOP _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++)
+
+/* make_qx_quants (rmse_type 1) on 2 x W sub-blocks of 16.  Levels l + nmax,
+ * l in [-nmax, nmax-1]; w = wt[h][i], or x^2 when wt is NULL; 19 candidate
  * inverse scales.  A lane whose max |x| is below the all-zero threshold gives
- * scale 0 and levels 0, as the scalar early return does. */
-PJ_X8_INLINE VF FN(qx_search)(int nmax, const VF *xt, const VF *wt, VI *Lt)
+ * scale 0 and levels 0, as the scalar early return does.
+ *
+ * Levels are kept as floats: with v = iscale * x and |x| <= |max|, |v| is at
+ * most nmax + 0.9, where pj_nearest_int(v) is exactly (v + 1.5*2^23) -
+ * 1.5*2^23 and clamping before or after the conversion is the same.  w * x,
+ * the first product of the scalar "w * x[i] * l", does not depend on l and is
+ * formed once per element (the same single rounding). */
+/* (float)clamp(pj_nearest_int(v), lo, hi) for |v| < 2^22 */
+PJ_X8_INLINE VF FN(qx_level)(VF v, VF magic, VF lo, VF hi)
+{
+	VF r = (v + magic) - magic;
+	r = V(self)(r < lo, lo, r);
+	return V(self)(r > hi, hi, r);
+}
+
+PJ_X8_INLINE void FN(qx_search2)(int nmax, VF xt[2][16], VF wt[2][16], VI Lt[2][16], VF scale_out[2])
 {
 	enum { N = 16 };
-	const VF zero = V(splat)(0.f);
-	VF max = zero, amax = zero;
-	for (int i = 0; i < N; i++) {
-		const VF ax = V(abs)(xt[i]);
-		const VI m = ax > amax;
-		amax = V(self)(m, ax, amax);
-		max = V(self)(m, xt[i], max);
+	const VF zero = V(splat)(0.f), magic = V(splat)(12582912.f);
+	const VF flo = V(splat)((float)-nmax), fhi = V(splat)((float)(nmax - 1));
+	VF max[2], scale[2], best[2], sumlx[2], suml2[2], w[2][N], wx[2][N], Lf[2][N];
+	VI flat[2];
+	H_LOOP {
+		VF amax = zero;
+		max[h] = zero;
+		for (int i = 0; i < N; i++) {
+			const VF ax = V(abs)(xt[h][i]);
+			const VI m = ax > amax;
+			amax = V(self)(m, ax, amax);
+			max[h] = V(self)(m, xt[h][i], max[h]);
+			w[h][i] = wt ? wt[h][i] : xt[h][i] * xt[h][i];
+			wx[h][i] = w[h][i] * xt[h][i];
+		}
+		flat[h] = amax < PJ_GROUP_EPS;
 	}
-	const VI flat = amax < PJ_GROUP_EPS;
-	const VI lo = (VI){ 0 } - nmax, hi = (VI){ 0 } + (nmax - 1);
-
-	VF iscale = V(splat)((float)-nmax) / max;
-	VF sumlx = zero, suml2 = zero;
-	for (int i = 0; i < N; i++) {
-		const VI l = V(maxi)(lo, V(mini)(hi, V(nint)(iscale * xt[i])));
-		Lt[i] = l + nmax;
-		const VF w = wt ? wt[i] : xt[i] * xt[i];
-		const VF lf = V(tof)(l);
-		sumlx += w * xt[i] * lf;
-		suml2 += w * lf * lf;
+#define QX_LEVEL(iscale, x) FN(qx_level)((iscale) * (x), magic, flo, fhi)
+	H_LOOP {
+		const VF iscale = flo / max[h];
+		sumlx[h] = suml2[h] = zero;
+		for (int i = 0; i < N; i++) {
+			const VF lf = QX_LEVEL(iscale, xt[h][i]);
+			Lf[h][i] = lf;
+			sumlx[h] += wx[h][i] * lf;
+			suml2[h] += w[h][i] * lf * lf;
+		}
+		scale[h] = V(self)(suml2[h] != 0.f, sumlx[h] / suml2[h], zero);
+		best[h] = scale[h] * sumlx[h];
 	}
-	VF scale = V(self)(suml2 != 0.f, sumlx / suml2, zero);
-	VF best = scale * sumlx;
 	for (int is = -9; is <= 9; is++) {
 		if (is == 0)
 			continue;
 		const float num = -(nmax + 0.1f * is);
-		iscale = V(splat)(num) / max;
-		VI Lc[N];
-		sumlx = suml2 = zero;
-		for (int i = 0; i < N; i++) {
-			const VI l = V(maxi)(lo, V(mini)(hi, V(nint)(iscale * xt[i])));
-			Lc[i] = l;
-			const VF w = wt ? wt[i] : xt[i] * xt[i];
-			const VF lf = V(tof)(l);
-			sumlx += w * xt[i] * lf;
-			suml2 += w * lf * lf;
+		VF iscale[2], Lc[2][N];
+		H_LOOP {
+			iscale[h] = V(splat)(num) / max[h];
+			sumlx[h] = suml2[h] = zero;
 		}
-		const VI upd = (suml2 > 0.f) & (sumlx * sumlx > best * suml2);
-		if (!FN(any)(upd))
-			continue;
-		for (int i = 0; i < N; i++)
-			Lt[i] = V(seli)(upd, Lc[i] + nmax, Lt[i]);
-		const VF s = sumlx / suml2;
-		scale = V(self)(upd, s, scale);
-		best = V(self)(upd, s * sumlx, best);
+		for (int i = 0; i < N; i++) {
+			H_LOOP {
+				const VF lf = QX_LEVEL(iscale[h], xt[h][i]);
+				Lc[h][i] = lf;
+				sumlx[h] += wx[h][i] * lf;
+				suml2[h] += w[h][i] * lf * lf;
+			}
+		}
+		H_LOOP {
+			const VI upd = (suml2[h] > 0.f) & (sumlx[h] * sumlx[h] > best[h] * suml2[h]);
+			if (FN(any)(upd)) {
+				for (int i = 0; i < N; i++)
+					Lf[h][i] = V(self)(upd, Lc[h][i], Lf[h][i]);
+				const VF sc = sumlx[h] / suml2[h];
+				scale[h] = V(self)(upd, sc, scale[h]);
+				best[h] = V(self)(upd, sc * sumlx[h], best[h]);
+			}
+		}
 	}
-	for (int i = 0; i < N; i++)
-		Lt[i] = V(seli)(flat, (VI){ 0 }, Lt[i]);
-	return V(self)(flat, zero, scale);
+#undef QX_LEVEL
+	H_LOOP {
+		for (int i = 0; i < N; i++)
+			Lt[h][i] = V(seli)(flat[h], (VI){ 0 }, __builtin_convertvector(Lf[h][i], VI) + nmax);
+		scale_out[h] = V(self)(flat[h], zero, scale[h]);
+	}
 }
 
 /* make_qkx2_quants (ref: weights given, "max == min" is flat) or
- * make_qkx3_quants ("max <= min") on W sub-blocks of 32, use_mad false.
- * Affine levels in [0, nmax]; *the_min = -min. */
-PJ_X8_INLINE VF FN(qkx_search)(bool ref, int nmax, const VF *xt, const VF *wt, VI *Lt, VF *the_min, float rmin,
-                               float rdelta, int nstep)
+ * make_qkx3_quants ("max <= min") on 2 x W sub-blocks of 32, use_mad false.
+ * Affine levels in [0, nmax]; the_min[h] = -min. */
+PJ_X8_INLINE void FN(qkx_search2)(bool ref, int nmax, VF xt[2][32], VF wt[2][32], VI Lt[2][32], VF scale_out[2],
+                                  VF the_min[2], float rmin, float rdelta, int nstep)
 {
 	enum { N = 32 };
 	const VF zero = V(splat)(0.f);
-	VF min = xt[0], max = xt[0];
-	VF sum_w = wt[0];
-	VF sum_x = sum_w * xt[0];
-	for (int i = 1; i < N; i++) {
-		min = V(self)(xt[i] < min, xt[i], min);
-		max = V(self)(xt[i] > max, xt[i], max);
-		sum_w += wt[i];
-		sum_x += wt[i] * xt[i];
-	}
-	min = V(self)(min > 0.f, zero, min);
-	const VI flat = ref ? (max == min) : (max <= min);
-	const VF min0 = min;
 	const VI izero = { 0 }, inmax = (VI){ 0 } + nmax;
-
-	VF iscale = V(splat)((float)nmax) / (max - min);
-	VF scale = V(splat)(1.f) / iscale;
-	VF best_err = zero;
-	for (int i = 0; i < N; i++) {
-		const VI l = V(maxi)(izero, V(mini)(inmax, V(nint)(iscale * (xt[i] - min))));
-		Lt[i] = l;
-		VF diff = scale * V(tof)(l) + min - xt[i];
-		diff = diff * diff;
-		best_err += wt[i] * diff;
+	VF min[2], max[2], sum_w[2], sum_x[2], min0[2], scale[2], best_err[2];
+	VI flat[2];
+	H_LOOP {
+		min[h] = xt[h][0];
+		max[h] = xt[h][0];
+		sum_w[h] = wt[h][0];
+		sum_x[h] = sum_w[h] * xt[h][0];
+		for (int i = 1; i < N; i++) {
+			min[h] = V(self)(xt[h][i] < min[h], xt[h][i], min[h]);
+			max[h] = V(self)(xt[h][i] > max[h], xt[h][i], max[h]);
+			sum_w[h] += wt[h][i];
+			sum_x[h] += wt[h][i] * xt[h][i];
+		}
+		min[h] = V(self)(min[h] > 0.f, zero, min[h]);
+		flat[h] = ref ? (max[h] == min[h]) : (max[h] <= min[h]);
+		min0[h] = min[h];
+		const VF iscale = V(splat)((float)nmax) / (max[h] - min[h]);
+		scale[h] = V(splat)(1.f) / iscale;
+		best_err[h] = zero;
+		for (int i = 0; i < N; i++) {
+			const VI l = V(maxi)(izero, V(mini)(inmax, V(nint)(iscale * (xt[h][i] - min[h]))));
+			Lt[h][i] = l;
+			VF diff = scale[h] * V(tof)(l) + min[h] - xt[h][i];
+			diff = diff * diff;
+			best_err[h] += wt[h][i] * diff;
+		}
 	}
 	for (int is = 0; is <= nstep; is++) {
-		/* min moves with every accepted candidate, as in the scalar loop */
-		iscale = V(splat)(rmin + rdelta * is + nmax) / (max - min);
-		VI Laux[N];
-		VF sum_l = zero, sum_l2 = zero, sum_xl = zero;
-		for (int i = 0; i < N; i++) {
-			const VI l = V(maxi)(izero, V(mini)(inmax, V(nint)(iscale * (xt[i] - min))));
-			Laux[i] = l;
-			const VF lf = V(tof)(l);
-			sum_l += wt[i] * lf;
-			sum_l2 += wt[i] * lf * lf;
-			sum_xl += wt[i] * lf * xt[i];
+		const float num = rmin + rdelta * is + nmax;
+		VF iscale[2], sum_l[2], sum_l2[2], sum_xl[2];
+		VI Laux[2][N];
+		H_LOOP {
+			/* min moves with every accepted candidate, as in the scalar loop */
+			iscale[h] = V(splat)(num) / (max[h] - min[h]);
+			sum_l[h] = sum_l2[h] = sum_xl[h] = zero;
 		}
-		const VF D = sum_w * sum_l2 - sum_l * sum_l;
-		const VI pos = D > 0.f;
-		if (!FN(any)(pos))
-			continue;
-		VF this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-		VF this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-		const VI mpos = this_min > 0.f;
-		this_min = V(self)(mpos, zero, this_min);
-		this_scale = V(self)(mpos, sum_xl / sum_l2, this_scale);
-		VF err = zero;
 		for (int i = 0; i < N; i++) {
-			VF diff = this_scale * V(tof)(Laux[i]) + this_min - xt[i];
-			diff = diff * diff;
-			err += wt[i] * diff;
+			H_LOOP {
+				const VI l = V(maxi)(izero, V(mini)(inmax, V(nint)(iscale[h] * (xt[h][i] - min[h]))));
+				Laux[h][i] = l;
+				const VF lf = V(tof)(l);
+				sum_l[h] += wt[h][i] * lf;
+				sum_l2[h] += wt[h][i] * lf * lf;
+				sum_xl[h] += wt[h][i] * lf * xt[h][i];
+			}
 		}
-		const VI upd = pos & (err < best_err);
-		if (!FN(any)(upd))
-			continue;
-		for (int i = 0; i < N; i++)
-			Lt[i] = V(seli)(upd, Laux[i], Lt[i]);
-		best_err = V(self)(upd, err, best_err);
-		scale = V(self)(upd, this_scale, scale);
-		min = V(self)(upd, this_min, min);
+		VF D[2], this_scale[2], this_min[2], err[2];
+		H_LOOP {
+			D[h] = sum_w[h] * sum_l2[h] - sum_l[h] * sum_l[h];
+			this_scale[h] = (sum_w[h] * sum_xl[h] - sum_x[h] * sum_l[h]) / D[h];
+			this_min[h] = (sum_l2[h] * sum_x[h] - sum_l[h] * sum_xl[h]) / D[h];
+			const VI mpos = this_min[h] > 0.f;
+			this_min[h] = V(self)(mpos, zero, this_min[h]);
+			this_scale[h] = V(self)(mpos, sum_xl[h] / sum_l2[h], this_scale[h]);
+			err[h] = zero;
+		}
+		for (int i = 0; i < N; i++) {
+			H_LOOP {
+				VF diff = this_scale[h] * V(tof)(Laux[h][i]) + this_min[h] - xt[h][i];
+				diff = diff * diff;
+				err[h] += wt[h][i] * diff;
+			}
+		}
+		H_LOOP {
+			/* a candidate counts only where D > 0, as the scalar test */
+			const VI upd = (D[h] > 0.f) & (err[h] < best_err[h]);
+			if (FN(any)(upd)) {
+				for (int i = 0; i < N; i++)
+					Lt[h][i] = V(seli)(upd, Laux[h][i], Lt[h][i]);
+				best_err[h] = V(self)(upd, err[h], best_err[h]);
+				scale[h] = V(self)(upd, this_scale[h], scale[h]);
+				min[h] = V(self)(upd, this_min[h], min[h]);
+			}
+		}
 	}
-	for (int i = 0; i < N; i++)
-		Lt[i] = V(seli)(flat, izero, Lt[i]);
-	*the_min = -V(self)(flat, min0, min);
-	return V(self)(flat, zero, scale);
+	H_LOOP {
+		for (int i = 0; i < N; i++)
+			Lt[h][i] = V(seli)(flat[h], izero, Lt[h][i]);
+		the_min[h] = -V(self)(flat[h], min0[h], min[h]);
+		scale_out[h] = V(self)(flat[h], zero, scale[h]);
+	}
 }
 
-/* ---- Q4_K / Q5_K: 8 sub-blocks of 32, 8/W lane groups ---------------------- */
+/* ---- Q4_K / Q5_K: 8 sub-blocks of 32 ----------------------------------------
+ * One search call covers 2W sub-blocks: W = 4 gives one super-block in two
+ * groups, W = 8 two consecutive super-blocks, one per group. */
+enum { FN(NB) = W / 4 };
 
-PJ_X8_INLINE void FN(qk45_block)(int nmax, const float *x, pj_half *dd, pj_half *dmin, uint8_t *sc12,
-                                 uint8_t *L, const float *qwb)
+/* The scalar steps of one super-block once its sub-blocks are searched. */
+PJ_X8_INLINE void FN(qk45_finish)(int nmax, bool weighted, const float *x, const float *scales, const float *mins,
+                                  const float *sw, pj_half *dd, pj_half *dmin, uint8_t *sc12, uint8_t *L)
 {
-	float mins[8], scales[8], sw[8];
-	float sigma2 = 0;
-	if (qwb) {
-		float s2 = 0;
-		for (int j = 0; j < PJ_QK_K; j++)
-			s2 += x[j] * x[j];
-		sigma2 = 2 * s2 / PJ_QK_K;
-	}
-	for (int g = 0; g < 8; g += W) {
-		VF xt[32], wt[32], vmin, vscale;
-		VI Lt[32];
-		for (int i = 0; i < 32; i++)
-			for (int k = 0; k < W; k++)
-				xt[i][k] = x[32 * (g + k) + i];
-		if (!qwb) {
-			VF sum_x2 = V(splat)(0.f);
-			for (int l = 0; l < 32; l++)
-				sum_x2 += xt[l] * xt[l];
-			const VF av_x = FN(vsqrt)(sum_x2 / 32);
-			for (int l = 0; l < 32; l++)
-				wt[l] = av_x + V(abs)(xt[l]);
-			if (nmax == 15)
-				vscale = FN(qkx_search)(true, 15, xt, wt, Lt, &vmin, -1.f, 0.1f, 20);
-			else
-				vscale = FN(qkx_search)(true, 31, xt, wt, Lt, &vmin, -0.5f, 0.1f, 15);
-		} else {
-			VF sumw = V(splat)(0.f);
-			for (int l = 0; l < 32; l++) {
-				VF q;
-				for (int k = 0; k < W; k++)
-					q[k] = qwb[32 * (g + k) + l];
-				wt[l] = q * FN(vsqrt)(sigma2 + xt[l] * xt[l]);
-				sumw += wt[l];
-			}
-			for (int k = 0; k < W; k++)
-				sw[g + k] = sumw[k];
-			vscale = FN(qkx_search)(false, nmax, xt, wt, Lt, &vmin, -0.9f, 0.05f, 36);
-		}
-		for (int k = 0; k < W; k++) {
-			scales[g + k] = vscale[k];
-			mins[g + k] = vmin[k];
-		}
-		for (int i = 0; i < 32; i++)
-			for (int k = 0; k < W; k++)
-				L[32 * (g + k) + i] = (uint8_t)Lt[i][k];
-	}
-	if (!qwb) {
+	memset(sc12, 0, 12);
+	if (!weighted) {
 		float max_scale = 0, max_min = 0;
 		for (int j = 0; j < 8; j++) {
 			if (scales[j] > max_scale)
@@ -263,46 +273,149 @@ PJ_X8_INLINE void FN(qk45_block)(int nmax, const float *x, pj_half *dd, pj_half 
 	}
 }
 
+/* NB consecutive super-blocks at x (weights qw, or NULL): levels into
+ * L[256 * NB], scales and minimums into dd[b], dmin[b], sc12[b]. */
+PJ_X8_INLINE void FN(qk45_blocks)(int nmax, const float *x, const float *qw, pj_half **dd, pj_half **dmin,
+                                  uint8_t **sc12, uint8_t *L)
+{
+	float mins[2 * W], scales[2 * W], sw[2 * W];
+	VF xt[2][32], wt[2][32], vmin[2], vscale[2];
+	VI Lt[2][32];
+	H_LOOP {
+		for (int i = 0; i < 32; i++)
+			for (int k = 0; k < W; k++)
+				xt[h][i][k] = x[32 * (h * W + k) + i];
+	}
+	if (!qw) {
+		H_LOOP {
+			VF sum_x2 = V(splat)(0.f);
+			for (int l = 0; l < 32; l++)
+				sum_x2 += xt[h][l] * xt[h][l];
+			const VF av_x = FN(vsqrt)(sum_x2 / 32);
+			for (int l = 0; l < 32; l++)
+				wt[h][l] = av_x + V(abs)(xt[h][l]);
+		}
+		if (nmax == 15)
+			FN(qkx_search2)(true, 15, xt, wt, Lt, vscale, vmin, -1.f, 0.1f, 20);
+		else
+			FN(qkx_search2)(true, 31, xt, wt, Lt, vscale, vmin, -0.5f, 0.1f, 15);
+	} else {
+		float sigma2[FN(NB)];
+		for (int b = 0; b < FN(NB); b++) {
+			float s2 = 0;
+			for (int j = 0; j < PJ_QK_K; j++)
+				s2 += x[PJ_QK_K * b + j] * x[PJ_QK_K * b + j];
+			sigma2[b] = 2 * s2 / PJ_QK_K;
+		}
+		H_LOOP {
+			VF sig, sumw = V(splat)(0.f);
+			for (int k = 0; k < W; k++)
+				sig[k] = sigma2[(h * W + k) / 8];
+			for (int l = 0; l < 32; l++) {
+				VF q;
+				for (int k = 0; k < W; k++)
+					q[k] = qw[32 * (h * W + k) + l];
+				wt[h][l] = q * FN(vsqrt)(sig + xt[h][l] * xt[h][l]);
+				sumw += wt[h][l];
+			}
+			for (int k = 0; k < W; k++)
+				sw[h * W + k] = sumw[k];
+		}
+		FN(qkx_search2)(false, nmax, xt, wt, Lt, vscale, vmin, -0.9f, 0.05f, 36);
+	}
+	H_LOOP {
+		for (int k = 0; k < W; k++) {
+			scales[h * W + k] = vscale[h][k];
+			mins[h * W + k] = vmin[h][k];
+		}
+		for (int i = 0; i < 32; i++)
+			for (int k = 0; k < W; k++)
+				L[32 * (h * W + k) + i] = (uint8_t)Lt[h][i][k];
+	}
+	for (int b = 0; b < FN(NB); b++)
+		FN(qk45_finish)(nmax, qw != NULL, x + PJ_QK_K * b, scales + 8 * b, mins + 8 * b, sw + 8 * b, dd[b], dmin[b],
+		                sc12[b], L + PJ_QK_K * b);
+}
+
+/* Runs qk45_blocks over a row of nb super-blocks; `put` packs block i's
+ * levels.  With NB = 2 and an odd count, the last block is searched beside a
+ * copy of itself (the copy's results are dropped). */
+#define QK45_ROW(nmax, blk_t, put)                                                                     \
+	do {                                                                                               \
+		blk_t *y = vy;                                                                                 \
+		const int64_t nb = n / PJ_QK_K;                                                                \
+		uint8_t L[PJ_QK_K * FN(NB)];                                                                   \
+		for (int64_t i = 0; i < nb; i += FN(NB)) {                                                     \
+			pj_half *dd[FN(NB)], *dm[FN(NB)];                                                          \
+			uint8_t *sc[FN(NB)];                                                                       \
+			blk_t spare;                                                                               \
+			const float *xs = x + PJ_QK_K * i, *ws = qw ? qw + PJ_QK_K * i : NULL;                     \
+			float xcopy[PJ_QK_K * FN(NB)], wcopy[PJ_QK_K * FN(NB)];                                     \
+			for (int b = 0; b < FN(NB); b++) {                                                         \
+				blk_t *t = i + b < nb ? &y[i + b] : &spare;                                            \
+				dd[b] = &t->d;                                                                         \
+				dm[b] = &t->dmin;                                                                      \
+				sc[b] = t->scales;                                                                     \
+			}                                                                                          \
+			if (i + FN(NB) > nb) {                                                                     \
+				for (int b = 0; b < FN(NB); b++) {                                                     \
+					memcpy(xcopy + PJ_QK_K * b, xs, sizeof(float) * PJ_QK_K);                         \
+					if (ws)                                                                            \
+						memcpy(wcopy + PJ_QK_K * b, ws, sizeof(float) * PJ_QK_K);                      \
+				}                                                                                      \
+				xs = xcopy;                                                                            \
+				ws = ws ? wcopy : NULL;                                                                \
+			}                                                                                          \
+			FN(qk45_blocks)(nmax, xs, ws, dd, dm, sc, L);                                              \
+			for (int b = 0; b < FN(NB) && i + b < nb; b++)                                             \
+				put(&y[i + b], L + PJ_QK_K * b);                                                       \
+		}                                                                                              \
+	} while (0)
+
+#ifndef PJ_QK45_PUT_DEFINED
+#define PJ_QK45_PUT_DEFINED
+/* 64-element chunks: first 32 in low nibbles, next 32 in high nibbles */
+static inline void q4k_put(pj_blk_q4_k *y, const uint8_t *L)
+{
+	for (int c = 0; c < 4; c++)
+		for (int l = 0; l < 32; l++)
+			y->qs[32 * c + l] = (uint8_t)(L[64 * c + l] | (L[64 * c + l + 32] << 4));
+}
+
+/* as Q4_K, the fifth bits in qh */
+static inline void q5k_put(pj_blk_q5_k *y, const uint8_t *L)
+{
+	memset(y->qh, 0, 32);
+	for (int c = 0; c < 4; c++) {
+		for (int l = 0; l < 32; l++) {
+			int l1 = L[64 * c + l], l2 = L[64 * c + l + 32];
+			if (l1 > 15) {
+				l1 -= 16;
+				y->qh[l] |= (uint8_t)(1u << (2 * c));
+			}
+			if (l2 > 15) {
+				l2 -= 16;
+				y->qh[l] |= (uint8_t)(2u << (2 * c));
+			}
+			y->qs[32 * c + l] = (uint8_t)(l1 | (l2 << 4));
+		}
+	}
+}
+#endif
+
 PJ_X8_INLINE void FN(q4k_row)(const float *x, void *vy, int64_t n, const float *qw)
 {
-	pj_blk_q4_k *y = vy;
-	uint8_t L[PJ_QK_K];
-	for (int64_t i = 0; i < n / PJ_QK_K; i++, x += PJ_QK_K) {
-		memset(y[i].scales, 0, 12);
-		FN(qk45_block)(15, x, &y[i].d, &y[i].dmin, y[i].scales, L, qw ? qw + PJ_QK_K * i : NULL);
-		/* 64-element chunks: first 32 in low nibbles, next 32 in high nibbles */
-		for (int c = 0; c < 4; c++)
-			for (int l = 0; l < 32; l++)
-				y[i].qs[32 * c + l] = (uint8_t)(L[64 * c + l] | (L[64 * c + l + 32] << 4));
-	}
+	QK45_ROW(15, pj_blk_q4_k, q4k_put);
 }
 
 PJ_X8_INLINE void FN(q5k_row)(const float *x, void *vy, int64_t n, const float *qw)
 {
-	pj_blk_q5_k *y = vy;
-	uint8_t L[PJ_QK_K];
-	for (int64_t i = 0; i < n / PJ_QK_K; i++, x += PJ_QK_K) {
-		memset(y[i].scales, 0, 12);
-		FN(qk45_block)(31, x, &y[i].d, &y[i].dmin, y[i].scales, L, qw ? qw + PJ_QK_K * i : NULL);
-		memset(y[i].qh, 0, 32);
-		for (int c = 0; c < 4; c++) {
-			for (int l = 0; l < 32; l++) {
-				int l1 = L[64 * c + l], l2 = L[64 * c + l + 32];
-				if (l1 > 15) {
-					l1 -= 16;
-					y[i].qh[l] |= (uint8_t)(1u << (2 * c));
-				}
-				if (l2 > 15) {
-					l2 -= 16;
-					y[i].qh[l] |= (uint8_t)(2u << (2 * c));
-				}
-				y[i].qs[32 * c + l] = (uint8_t)(l1 | (l2 << 4));
-			}
-		}
-	}
+	QK45_ROW(31, pj_blk_q5_k, q5k_put);
 }
 
-/* ---- Q6_K: 16 sub-blocks of 16, 16/W lane groups --------------------------- */
+#undef QK45_ROW
+
+/* ---- Q6_K: 16 sub-blocks of 16, in 16/W lane groups -------------------------- */
 
 PJ_X8_INLINE void FN(q6k_row)(const float *x, void *vy, int64_t n, const float *qw)
 {
@@ -311,23 +424,27 @@ PJ_X8_INLINE void FN(q6k_row)(const float *x, void *vy, int64_t n, const float *
 	float scales[16];
 	for (int64_t i = 0; i < n / PJ_QK_K; i++, x += PJ_QK_K) {
 		const float *qwb = qw ? qw + PJ_QK_K * i : NULL;
-		for (int g = 0; g < 16; g += W) {
-			VF xt[16], wt[16];
-			VI Lt[16];
-			for (int e = 0; e < 16; e++)
-				for (int k = 0; k < W; k++)
-					xt[e][k] = x[16 * (g + k) + e];
-			if (qwb)
+		for (int g = 0; g < 16; g += 2 * W) {
+			VF xt[2][16], wt[2][16], vs[2];
+			VI Lt[2][16];
+			H_LOOP {
 				for (int e = 0; e < 16; e++)
 					for (int k = 0; k < W; k++)
-						wt[e][k] = qwb[16 * (g + k) + e];
+						xt[h][e][k] = x[16 * (g + h * W + k) + e];
+				if (qwb)
+					for (int e = 0; e < 16; e++)
+						for (int k = 0; k < W; k++)
+							wt[h][e][k] = qwb[16 * (g + h * W + k) + e];
+			}
 			/* weighted: the raw importance weights, no sigma term */
-			const VF vs = FN(qx_search)(32, xt, qwb ? wt : NULL, Lt);
-			for (int k = 0; k < W; k++)
-				scales[g + k] = vs[k];
-			for (int e = 0; e < 16; e++)
+			FN(qx_search2)(32, xt, qwb ? wt : NULL, Lt, vs);
+			H_LOOP {
 				for (int k = 0; k < W; k++)
-					L[16 * (g + k) + e] = (int8_t)Lt[e][k];
+					scales[g + h * W + k] = vs[h][k];
+				for (int e = 0; e < 16; e++)
+					for (int k = 0; k < W; k++)
+						L[16 * (g + h * W + k) + e] = (int8_t)Lt[h][e][k];
+			}
 		}
 		float max_scale = 0, max_abs_scale = 0;
 		for (int ib = 0; ib < 16; ib++) {
@@ -375,6 +492,7 @@ PJ_X8_INLINE void FN(q6k_row)(const float *x, void *vy, int64_t n, const float *
 	}
 }
 
+#undef H_LOOP
 #undef VF
 #undef VI
 #undef V
