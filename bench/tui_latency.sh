@@ -19,7 +19,8 @@
 #
 # usage: bench/tui_latency.sh [WORKDIR]
 #   env: BUILD (a configured, built tree; default /tmp/b-tui2), KEYS (400),
-#        GAP_MS (40), THREADS ($(nproc)), PJ_SHARED
+#        GAP_MS (40), THREADS ($(nproc)), PJ_SHARED,
+#        MODEL (open this model instead of the generated one)
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-/tmp/b-tui2}
@@ -42,10 +43,12 @@ sed -e 's/"hidden_size": [0-9]*/"hidden_size": 1024/' \
     -e 's/"tie_word_embeddings": false/"tie_word_embeddings": true/' \
     "$shared/data/configs/qwen3-8b.json" > "$cfg"
 (cd "$build" && make -s pj-fixture pajamas-tui >/dev/null)
-if [ ! -s "$model" ]; then
+if [ -n "${MODEL:-}" ]; then
+	model=$MODEL
+elif [ ! -s "$model" ]; then
 	"$build/pj-fixture" --config "$cfg" --out "$model" --gguf --dtype BF16 --seed 1
 fi
-echo "model: $model ($(stat -c %s "$model") bytes), threads $threads, $(nproc) cores"
+echo "model: $model ($(du -sb "$model" | cut -f1) bytes), threads $threads, $(nproc) cores"
 rm -rf "$work/cache" "$work/state"
 
 python3 - "$build/pajamas-tui" "$model" "$work" "$threads" "$nkeys" "$gap" <<'EOF'

@@ -24,6 +24,8 @@
 
 /* Progress redraws while a job runs, in milliseconds. */
 #define TICK_MS 200
+/* Background news is drawn at most this often, in seconds. */
+#define BG_FRAME 0.1
 
 double pj_now(void)
 {
@@ -74,6 +76,7 @@ static void stats_start(pj_app *a)
 	a->stats_ctx->mb = &a->mb;
 	a->stats_ctx->gen = ++a->stats_gen;
 	a->stats_done = false;
+	a->stats_ver++;
 	a->stats_t0 = pj_now();
 	pj_stats_sink sink = { sink_result, sink_finished, a->stats_ctx };
 	a->stats_job = pj_stats_job_start(a->pool, &a->m->cat, a->tree.order, a->tree.n_order, &sink);
@@ -82,6 +85,8 @@ static void stats_start(pj_app *a)
 static void apply_messages(pj_app *a, pj_msg **buf, size_t *cap)
 {
 	size_t n = pj_mailbox_take(&a->mb, buf, cap);
+	if (n)
+		a->stats_ver++;
 	for (size_t i = 0; i < n; i++) {
 		const pj_msg *m = &(*buf)[i];
 		if (m->gen != a->stats_gen)
@@ -112,10 +117,15 @@ static const pj_tstats *leaf_stats(const pj_app *a, const pj_row *r)
 	return w->state == PJ_TS_UNSUPPORTED || w->state == PJ_TS_ERROR ? w : &pending;
 }
 
-void pj_app_row_stats(const pj_app *a, uint32_t ri, pj_tstats *out)
+void pj_app_row_stats(const pj_app *ca, uint32_t ri, pj_tstats *out)
 {
+	pj_app *a = (pj_app *)ca;      /* the cache below; UI thread only */
 	const pj_tree *t = &a->tree;
 	bool first = true;
+	if (t->rows[ri].end - ri > 64 && a->rs_valid && a->rs_row == ri && a->rs_ver == a->stats_ver) {
+		*out = a->rs;
+		return;
+	}
 	memset(out, 0, sizeof *out);
 	for (uint32_t i = ri; i < t->rows[ri].end; i++) {
 		const pj_row *r = &t->rows[i];
@@ -123,6 +133,12 @@ void pj_app_row_stats(const pj_app *a, uint32_t ri, pj_tstats *out)
 			continue;
 		pj_tstats_merge(out, leaf_stats(a, r), first);
 		first = false;
+	}
+	if (t->rows[ri].end - ri > 64) {
+		a->rs = *out;
+		a->rs_row = ri;
+		a->rs_ver = a->stats_ver;
+		a->rs_valid = true;
 	}
 }
 
@@ -658,15 +674,21 @@ static int run_loop(pj_app *a)
 {
 	pj_msg *buf = NULL;
 	size_t cap = 0;
-	bool dirty = true;
+	/* dirty: a key changed the screen, draw now; bg: background news
+	 * (results, progress), drawn at most every BG_FRAME so that a stream of
+	 * results never queues keys behind full redraws. */
+	bool dirty = true, bg = false;
+	double last_draw = 0;
 	int idle_reads = 0, rc = PJ_EXIT_OK;
 
 	for (;;) {
 		if (pj_plan_tick(a))
-			dirty = true;
-		if (dirty) {
+			bg = true;
+		double now = pj_now();
+		if (dirty || (bg && now - last_draw >= BG_FRAME)) {
 			draw(a);
-			dirty = false;
+			dirty = bg = false;
+			last_draw = now;
 		}
 		struct pollfd pfd[3] = {
 			{ .fd = STDIN_FILENO, .events = POLLIN },
@@ -674,7 +696,13 @@ static int run_loop(pj_app *a)
 			{ .fd = a->exp.fd, .events = POLLIN },
 		};
 		bool running = (a->stats_job && !a->stats_done) || pj_plan_busy(a);
-		int n = poll(pfd, a->exp.fd >= 0 ? 3 : 2, running ? TICK_MS : -1);
+		int timeout = running ? TICK_MS : -1;
+		if (bg) {
+			int ms = (int)((last_draw + BG_FRAME - now) * 1000) + 1;
+			ms = ms < 0 ? 0 : ms;
+			timeout = timeout < 0 || ms < timeout ? ms : timeout;
+		}
+		int n = poll(pfd, a->exp.fd >= 0 ? 3 : 2, timeout);
 		if (n < 0 && errno != EINTR) {
 			rc = PJ_EXIT_RUNTIME;
 			break;
@@ -692,15 +720,15 @@ static int run_loop(pj_app *a)
 			dirty = true;
 		}
 		if (n == 0 && running)
-			dirty = true;              /* progress bar, rate, ETA */
+			bg = true;                 /* progress bar, rate, ETA */
 		if (n <= 0)
 			continue;
 		if (pfd[1].revents & POLLIN) {
 			apply_messages(a, &buf, &cap);
-			dirty = true;
+			bg = true;
 		}
 		if (a->exp.fd >= 0 && pfd[2].revents)
-			dirty = true;              /* pj_plan_tick reads it */
+			bg = true;                 /* pj_plan_tick reads it */
 		if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL) && !(pfd[0].revents & POLLIN)) {
 			pj_plan_autosave(a, true);
 			rc = PJ_EXIT_RUNTIME;      /* the terminal went away */
@@ -713,6 +741,7 @@ static int run_loop(pj_app *a)
 		while ((k = pj_crt_read_key(&ev)) != PJ_KEY_NONE) {
 			int f;
 			got++;
+			a->last_key = pj_now();
 			trace_pending++;
 			if (k == PJ_KEY_RESIZE) {
 				layout(a);

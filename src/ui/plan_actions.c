@@ -29,6 +29,9 @@
 
 /* Autosave this long after the last change (debounce), in seconds. */
 #define AUTOSAVE_DELAY 0.5
+/* ... once no key came for this long, or anyway this long after it. */
+#define AUTOSAVE_IDLE 0.4
+#define AUTOSAVE_MAX_WAIT 5.0
 /* Messages fade after this long. */
 #define MSG_SECONDS 10.0
 
@@ -1240,7 +1243,11 @@ void pj_plan_autosave(pj_app *a, bool force)
 	if (!a->s || a->restore_pending || !pj_session_autosave_due(a->s))
 		return;
 	double now = pj_now();
-	if (!force && now - a->last_change < AUTOSAVE_DELAY)
+	/* Debounced, and between keys: a big model's autosave takes the UI
+	 * thread for a moment, so it waits for a pause in typing (at most
+	 * AUTOSAVE_MAX_WAIT after the change). */
+	if (!force && (now - a->last_change < AUTOSAVE_DELAY ||
+	               (now - a->last_key < AUTOSAVE_IDLE && now - a->last_change < AUTOSAVE_MAX_WAIT)))
 		return;
 	char view[64];
 	int vl = snprintf(view, sizeof view, "sel=%u\n", pj_app_sel_row(a));

@@ -150,7 +150,13 @@ struct pj_app {
 	pj_check_job check;
 	bool check_seen;           /* a check ran (its line stays in the jobs pane) */
 	bool exp_seen;             /* an export ran (its line stays in the jobs pane) */
-	double last_change, last_autosave;
+	double last_change, last_autosave, last_key;
+	/* the last merged row statistics (a layer of 256 experts merges
+	 * thousands of leaves: not once per frame) */
+	uint32_t rs_row;
+	unsigned rs_ver, stats_ver;
+	bool rs_valid;
+	pj_tstats rs;
 	uint64_t autosave_gen;
 	char autosave_note[128];
 	bool restore_pending;      /* the restore question is open: no autosave yet */
