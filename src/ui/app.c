@@ -207,9 +207,58 @@ void pj_app_msg(pj_app *a, bool err, const char *fmt, ...)
 	a->msg_t = pj_now();
 }
 
+/* A leaf's figures from its tensor's: slices share their stacked tensor's
+ * (bytes and loss split evenly over its experts). */
+static void leaf_plan(const pj_app *a, const pj_row *r, const pj_srow *x, pj_row_plan *p)
+{
+	const pj_catalog *cat = &a->m->cat;
+	size_t ti = (size_t)r->tensor;
+	double div = r->kind == PJ_ROW_SLICE ? (double)cat->t[ti].n_experts : 1;
+	p->bytes = r->kind == PJ_ROW_SLICE ? x->bytes / (uint64_t)cat->t[ti].n_experts : x->bytes;
+	p->loss = x->loss / div;
+	p->type = (int16_t)x->type;
+	p->prov = (uint8_t)x->prov;
+	p->pinned = x->pinned;
+	p->tagged = p->all_tagged = x->tagged;
+	p->estimated = x->loss_estimated && x->quantizable;
+}
+
+/* An inner row from its children (done before it). */
+static void fold_row(pj_app *a, size_t j)
+{
+	const pj_tree *t = &a->tree;
+	const pj_row *r = &t->rows[j];
+	pj_row_plan *p = &a->rp[j];
+	memset(p, 0, sizeof *p);
+	bool first = true;
+	for (uint32_t c = (uint32_t)j + 1; c < r->end; c = t->rows[c].end) {
+		const pj_row_plan *q = &a->rp[c];
+		p->bytes += q->bytes;
+		p->loss += q->loss;
+		p->pinned |= q->pinned;
+		p->tagged |= q->tagged;
+		p->estimated |= q->estimated;
+		if (first) {
+			p->type = q->type;
+			p->prov = q->prov;
+			p->all_tagged = q->all_tagged;
+			first = false;
+		} else {
+			if (p->type != q->type)
+				p->type = -1;
+			if (p->prov != q->prov)
+				p->prov = PJ_PROV_COUNT;
+			p->all_tagged &= q->all_tagged;
+		}
+	}
+	if (first) {
+		p->type = -1;
+		p->prov = PJ_PROV_COUNT;
+	}
+}
+
 /* Every row's plan figures, bottom-up, in one pass over the tree: each
- * catalog tensor is asked once, slices share their stacked tensor's
- * figures (bytes and loss split evenly over its experts). */
+ * catalog tensor is asked once. */
 static void compute_row_plan(pj_app *a)
 {
 	const pj_tree *t = &a->tree;
@@ -220,50 +269,15 @@ static void compute_row_plan(pj_app *a)
 	bool *got = pj_xcalloc(cat->n ? cat->n : 1, sizeof *got);
 	for (size_t j = t->n; j-- > 0;) {
 		const pj_row *r = &t->rows[j];
-		pj_row_plan *p = &a->rp[j];
 		if (r->kind == PJ_ROW_TENSOR || r->kind == PJ_ROW_SLICE) {
 			size_t ti = (size_t)r->tensor;
 			if (!got[ti]) {
 				pj_session_row(a->s, ti, &sr[ti]);
 				got[ti] = true;
 			}
-			const pj_srow *x = &sr[ti];
-			double div = r->kind == PJ_ROW_SLICE ? (double)cat->t[ti].n_experts : 1;
-			p->bytes = r->kind == PJ_ROW_SLICE ? x->bytes / (uint64_t)cat->t[ti].n_experts : x->bytes;
-			p->loss = x->loss / div;
-			p->type = (int16_t)x->type;
-			p->prov = (uint8_t)x->prov;
-			p->pinned = x->pinned;
-			p->tagged = p->all_tagged = x->tagged;
-			p->estimated = x->loss_estimated && x->quantizable;
+			leaf_plan(a, r, &sr[ti], &a->rp[j]);
 		} else {
-			/* Children were done (pre-order, walked backwards): fold them. */
-			memset(p, 0, sizeof *p);
-			bool first = true;
-			for (uint32_t c = (uint32_t)j + 1; c < r->end; c = t->rows[c].end) {
-				const pj_row_plan *q = &a->rp[c];
-				p->bytes += q->bytes;
-				p->loss += q->loss;
-				p->pinned |= q->pinned;
-				p->tagged |= q->tagged;
-				p->estimated |= q->estimated;
-				if (first) {
-					p->type = q->type;
-					p->prov = q->prov;
-					p->all_tagged = q->all_tagged;
-					first = false;
-				} else {
-					if (p->type != q->type)
-						p->type = -1;
-					if (p->prov != q->prov)
-						p->prov = PJ_PROV_COUNT;
-					p->all_tagged &= q->all_tagged;
-				}
-			}
-			if (first) {
-				p->type = -1;
-				p->prov = PJ_PROV_COUNT;
-			}
+			fold_row(a, j);
 		}
 	}
 	free(sr);
@@ -272,15 +286,68 @@ static void compute_row_plan(pj_app *a)
 	a->rp_valid = true;
 }
 
+void pj_app_refold_tensors(pj_app *a, const size_t *ts, size_t n)
+{
+	const pj_tree *t = &a->tree;
+	const pj_catalog *cat = &a->m->cat;
+	if (!a->s || !a->rp_valid || n > cat->n / 4) {
+		a->rp_force = true;      /* a big change: the full pass is as cheap */
+		return;
+	}
+	if (!a->leaf_off) {
+		/* Leaf rows by tensor (CSR), built once. */
+		a->leaf_off = pj_xcalloc(cat->n + 1, sizeof *a->leaf_off);
+		for (size_t j = 0; j < t->n; j++)
+			if (t->rows[j].kind == PJ_ROW_TENSOR || t->rows[j].kind == PJ_ROW_SLICE)
+				a->leaf_off[t->rows[j].tensor + 1]++;
+		for (size_t i = 0; i < cat->n; i++)
+			a->leaf_off[i + 1] += a->leaf_off[i];
+		a->leaf_rows = pj_xcalloc(a->leaf_off[cat->n] ? a->leaf_off[cat->n] : 1, sizeof *a->leaf_rows);
+		uint32_t *fill = pj_xcalloc(cat->n ? cat->n : 1, sizeof *fill);
+		for (size_t j = 0; j < t->n; j++)
+			if (t->rows[j].kind == PJ_ROW_TENSOR || t->rows[j].kind == PJ_ROW_SLICE) {
+				size_t ti = (size_t)t->rows[j].tensor;
+				a->leaf_rows[a->leaf_off[ti] + fill[ti]++] = (uint32_t)j;
+			}
+		free(fill);
+	}
+	uint8_t *mark = pj_xcalloc(t->n ? t->n : 1, 1);
+	size_t lo = t->n, hi = 0;
+	for (size_t k = 0; k < n; k++) {
+		size_t ti = ts[k];
+		if (ti >= cat->n)
+			continue;
+		pj_srow sr;
+		pj_session_row(a->s, ti, &sr);
+		for (uint32_t l = a->leaf_off[ti]; l < a->leaf_off[ti + 1]; l++) {
+			uint32_t j = a->leaf_rows[l];
+			leaf_plan(a, &t->rows[j], &sr, &a->rp[j]);
+			for (int32_t p = t->rows[j].parent; p >= 0 && !mark[p]; p = t->rows[p].parent) {
+				mark[p] = 1;
+				lo = (size_t)p < lo ? (size_t)p : lo;
+				hi = (size_t)p > hi ? (size_t)p : hi;
+			}
+		}
+	}
+	/* Children come after their parent: fold from the bottom up. */
+	for (size_t j = hi + 1; j-- > lo && lo < t->n;)
+		if (mark[j])
+			fold_row(a, j);
+	free(mark);
+	a->rp_gen = pj_session_generation(a->s);
+	a->rp_force = false;
+}
+
 const pj_row_plan *pj_app_row_plan(pj_app *a, uint32_t r)
 {
 	if (!a->s || r >= a->tree.n)
 		return NULL;
 	/* Measurements streaming in move the generation all the time: on a
-	 * model with tens of thousands of rows, refold at most 4 times a
-	 * second for them; an edit (rp_force) refolds at once. */
+	 * model with tens of thousands of rows, refold for them at most once a
+	 * second (a full pass asks the session about every tensor); an edit
+	 * (rp_force) refolds at once. */
 	if (!a->rp_valid || (a->rp_gen != pj_session_generation(a->s) &&
-	                     (a->rp_force || pj_now() - a->rp_time > 0.25))) {
+	                     (a->rp_force || pj_now() - a->rp_time > 1.0))) {
 		compute_row_plan(a);
 		a->rp_force = false;
 		a->rp_time = pj_now();
@@ -602,6 +669,8 @@ static void app_free(pj_app *a)
 	if (a->search_ok)
 		regfree(&a->search_re);
 	free(a->rp);
+	free(a->leaf_off);
+	free(a->leaf_rows);
 	for (size_t i = 0; a->slice_ts && i < a->m->cat.n; i++)
 		free(a->slice_ts[i]);
 	free(a->slice_ts);

@@ -96,6 +96,8 @@ typedef struct targets {
 	size_t tensor;
 	bool temp;          /* the row's tensors were tagged for this call */
 	size_t n;
+	size_t *list;       /* what was edited (targets_end), for the refold */
+	size_t n_list;
 } targets;
 
 static void targets_begin(pj_app *a, targets *tg)
@@ -121,8 +123,29 @@ static void targets_begin(pj_app *a, targets *tg)
 
 static void targets_end(pj_app *a, targets *tg)
 {
+	if (tg->single) {
+		tg->list = pj_xmalloc(sizeof *tg->list);
+		tg->list[0] = tg->tensor;
+		tg->n_list = 1;
+	} else {
+		size_t n = pj_session_tagged_list(a->s, NULL, 0);
+		tg->list = pj_xcalloc(n ? n : 1, sizeof *tg->list);
+		tg->n_list = pj_session_tagged_list(a->s, tg->list, n);
+		if (tg->n_list > n)
+			tg->n_list = n;
+	}
 	if (tg->temp)
 		pj_session_tag_clear(a->s);
+}
+
+/* After report()/changed(): refold only the edited tensors' rows (and
+ * their tags when they were tagged for the call). */
+static void targets_done(pj_app *a, targets *tg, bool edited)
+{
+	if (edited)
+		pj_app_refold_tensors(a, tg->list, tg->n_list);
+	free(tg->list);
+	tg->list = NULL;
 }
 
 static const char *targets_name(pj_app *a, const targets *tg, char *buf, size_t len)
@@ -151,6 +174,7 @@ static int step(pj_app *a, int dir)
 	targets_name(a, &tg, what, sizeof what);
 	targets_end(a, &tg);
 	if (st != PJ_OK) {
+		targets_done(a, &tg, false);
 		pj_app_msg(a, true, "%s", err.msg);
 		return PJ_R_HANDLED | PJ_R_REDRAW;
 	}
@@ -160,6 +184,7 @@ static int step(pj_app *a, int dir)
 	else
 		snprintf(m, sizeof m, "%s one step %s", what, dir > 0 ? "up" : "down");
 	report(a, m, before);
+	targets_done(a, &tg, true);
 	return PJ_R_HANDLED | PJ_R_REDRAW;
 }
 
@@ -183,12 +208,14 @@ static int type_chosen(pj_app *a, pj_dialog *d, bool ok, int id, const char *tex
 	targets_name(a, &tg, what, sizeof what);
 	targets_end(a, &tg);
 	if (st != PJ_OK) {
+		targets_done(a, &tg, false);
 		pj_app_msg(a, true, "%s", err.msg);
 		return 0;
 	}
 	char m[260];
 	snprintf(m, sizeof m, "%s %s", what, id < 0 ? "reverted to the preset and rules" : pj_dtype_name((pj_dtype)id));
 	report(a, m, before);
+	targets_done(a, &tg, true);
 	return 0;
 }
 
@@ -239,6 +266,7 @@ static void type_menu(pj_app *a, const char *title, pj_dlg_fn done, bool with_re
 		targets_begin(a, &tg);
 		targets_name(a, &tg, what, sizeof what);
 		targets_end(a, &tg);
+		targets_done(a, &tg, false);
 		pj_dlg_line(d, "for %s", what);
 	}
 }
@@ -281,6 +309,7 @@ static int pin(pj_app *a)
 		pj_app_msg(a, false, "%s %s", what, on ? "pinned" : "unpinned");
 		changed(a);
 	}
+	targets_done(a, &tg, st == PJ_OK);
 	return PJ_R_HANDLED | PJ_R_REDRAW;
 }
 
@@ -292,12 +321,17 @@ static int tag_row(pj_app *a)
 	const pj_row *r = &a->tree.rows[ri];
 	const pj_row_plan *p = pj_app_row_plan(a, ri);
 	bool on = !(p && p->all_tagged);
+	size_t *ts = pj_xcalloc(r->end - ri, sizeof *ts), n = 0;
 	for (uint32_t i = ri; i < r->end; i++)
-		if (is_leaf(&a->tree.rows[i]))
+		if (is_leaf(&a->tree.rows[i])) {
 			pj_session_tag(a->s, (size_t)a->tree.rows[i].tensor, on);
+			ts[n++] = (size_t)a->tree.rows[i].tensor;
+		}
 	pj_app_select(a, a->sel + 1);
 	pj_app_msg(a, false, "%zu tagged", pj_session_n_tagged(a->s));
 	changed(a);
+	pj_app_refold_tensors(a, ts, n);
+	free(ts);
 	return PJ_R_HANDLED | PJ_R_REDRAW;
 }
 
@@ -376,6 +410,7 @@ static int rule_from_sel_done(pj_app *a, pj_dialog *d, bool ok, int id, const ch
 	if (tg.single)
 		pj_session_tag(a->s, tg.tensor, false);
 	targets_end(a, &tg);
+	targets_done(a, &tg, false);
 	if (st != PJ_OK)
 		pj_app_msg(a, true, "%s", err.msg);
 	else {

@@ -139,6 +139,7 @@ struct pj_app {
 	pj_row_plan *rp;           /* per tree row */
 	uint64_t rp_gen;
 	bool rp_valid, rp_force;   /* rp_force: an edit, recompute at once */
+	uint32_t *leaf_off, *leaf_rows; /* leaf rows by catalog tensor (CSR) */
 	double rp_time;
 	pj_mcache *mcache;
 	double measure_t0;
@@ -190,6 +191,8 @@ struct pj_app {
 void pj_app_msg(pj_app *a, bool err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Row plan figures (refreshed lazily); NULL without a session. */
 const pj_row_plan *pj_app_row_plan(pj_app *a, uint32_t r);
+/* After an edit of these tensors: their rows and their ancestors only. */
+void pj_app_refold_tensors(pj_app *a, const size_t *ts, size_t n);
 /* Rebuilds the visible list (filter, sort) keeping the selected row. */
 void pj_app_refresh_rows(pj_app *a);
 /* Lays the screen out again (after a resize or a pane toggle). */
