@@ -1277,6 +1277,12 @@ void pj_plan_autosave(pj_app *a, bool force)
 {
 	if (!a->s || a->restore_pending || !pj_session_autosave_due(a->s))
 		return;
+	/* A session without a step holds no work: saving it would only
+	 * replace an earlier autosave the user has not taken back yet. */
+	pj_stotals t;
+	pj_session_totals(a->s, &t);
+	if (t.undo_steps == 0)
+		return;
 	double now = pj_now();
 	/* Debounced, and between keys: a big model's autosave takes the UI
 	 * thread for a moment, so it waits for a pause in typing (at most
@@ -1301,7 +1307,7 @@ static int restore_done(pj_app *a, pj_dialog *d, bool ok, int id, const char *te
 	(void)text;
 	a->restore_pending = false;
 	if (!ok) {
-		pj_app_msg(a, false, "autosave not restored (it is replaced by the next change)");
+		pj_app_msg(a, false, "autosave not restored (the next change replaces it)");
 		return 0;
 	}
 	void *view = NULL;
