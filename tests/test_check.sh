@@ -129,4 +129,19 @@ for m in llama qwen3 qwen3moe gemma3 deepseek3; do
 	grep -v '"model":' "$T/$m-hf.json" >"$T/a" && grep -v '"model":' "$T/$m-gguf.json" >"$T/b" && cmp -s "$T/a" "$T/b"
 	ok $? "$m: GGUF and folder reports are identical (PPL, KLD percentiles, per block, routing)"
 done
+
+# a quantized GGUF as the source (what users have): DeepSeek's split kv_b
+# and stacked experts in Q8_0 decode to a base within 0.5% of the BF16 one
+D="$PJ_SHARED/models/deepseek3"
+if [ -f "$D/gguf/deepseek3-BF16.gguf" ]; then
+	"$PJ" --batch --pure Q8_0 -o "$T/ds-q8.gguf" "$D/gguf/deepseek3-BF16.gguf" >/dev/null 2>"$T/err" && \
+	"$PJ" --batch --pure Q4_K --check --calib-ids "$D/reference/eval_ids.i32" --ctx 256 --json -j 2 "$T/ds-q8.gguf" \
+		>"$T/ds-q8.json" 2>"$T/err"
+	rc=$?
+	a=$(num "$T/deepseek3-hf.json" ppl_base) b=$(num "$T/ds-q8.json" ppl_base)
+	[ $rc -eq 0 ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { d = b / a - 1; exit !(d < 0.005 && d > -0.005) }'
+	ok $? "deepseek3 exported to Q8_0 checks from the GGUF: PPL(base) $b vs BF16 $a (0.5%)"
+else
+	skip "deepseek3: no BF16 GGUF in the shared data"
+fi
 done_testing
