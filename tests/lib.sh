@@ -3,6 +3,10 @@
 : "${PJ_BUILDDIR:=.}" "${PJ_SRCDIR:=.}" "${PJ_SHARED:=$PJ_SRCDIR/../shared}"
 PJ="$PJ_BUILDDIR/pajamas-tui"
 FIXTURE="$PJ_BUILDDIR/pj-fixture"
+# Polling limit for the TUI tests, in tenths of a second: generous, because a
+# sanitizer build on a loaded 2-core machine can take seconds to redraw; a
+# passing check never waits for it.
+: "${PJ_WAIT:=400}"
 tap_n=0
 tap_failed=0
 ok() { # ok COND-EXIT-STATUS DESCRIPTION

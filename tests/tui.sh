@@ -59,7 +59,7 @@ keys() { tm send-keys "$@"; }
 # wait_for TEXT: poll the screen until TEXT appears (fixed string).
 wait_for() {
 	i=0
-	while [ $i -lt 50 ]; do
+	while [ $i -lt $PJ_WAIT ]; do
 		screen 2>/dev/null | grep -qF -- "$1" && return 0
 		sleep 0.1
 		i=$((i + 1))
@@ -70,7 +70,7 @@ wait_for() {
 # wait_dead: until the app has exited and its status is recorded.
 wait_dead() {
 	i=0
-	while [ $i -lt 50 ]; do
+	while [ $i -lt $PJ_WAIT ]; do
 		[ -s "$T/status" ] && return 0
 		sleep 0.1
 		i=$((i + 1))
@@ -206,7 +206,9 @@ if truncate -s $((8 + ${#hdr} + 8589934592)) "$BIG/model.safetensors" 2>/dev/nul
 	wait_for "Name"
 	keys c
 	# several jobs run (statistics, measurement): c asks which
+	w=$PJ_WAIT; PJ_WAIT=30	# the question only comes when several jobs run
 	if wait_for "Cancel which job?"; then keys s t a t Enter; fi
+	PJ_WAIT=$w
 	wait_for "stats: cancelled"; ok $? "c cancels the job"
 	screen | grep "embed_tokens" | grep -q "~"; ok $? "partial results are marked ~"
 	keys s

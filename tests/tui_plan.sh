@@ -49,7 +49,7 @@ screen() { tm capture-pane -p; }
 keys() { tm send-keys "$@"; }
 wait_for() {
 	i=0
-	while [ $i -lt 80 ]; do
+	while [ $i -lt $PJ_WAIT ]; do
 		screen 2>/dev/null | grep -qF -- "$1" && return 0
 		sleep 0.1
 		i=$((i + 1))
@@ -58,7 +58,7 @@ wait_for() {
 }
 wait_dead() {
 	i=0
-	while [ $i -lt 80 ]; do
+	while [ $i -lt $PJ_WAIT ]; do
 		[ -s "$T/status" ] && return 0
 		sleep 0.1
 		i=$((i + 1))
@@ -85,7 +85,7 @@ tensor_bytes() { screen | grep '^ plan ' | sed -n 's/.*(\([0-9][0-9]*\) B).*/\1/
 # this only absorbs tmux's own latency).
 wait_change() {
 	i=0
-	while [ $i -lt 50 ]; do
+	while [ $i -lt $PJ_WAIT ]; do
 		v=$(out_bytes)
 		[ -n "$v" ] && [ "$v" != "$1" ] && { echo "$v"; return 0; }
 		sleep 0.1
@@ -285,7 +285,9 @@ if [ -x "$FIXTURE" ] && "$FIXTURE" --config "$T/fx.json" --out "$T/fx.gguf" --gg
 	keys C-u "fx-out.gguf" Enter
 	wait_for "export ["
 	keys c
+	w=$PJ_WAIT; PJ_WAIT=30	# the question only comes when several jobs run
 	if wait_for "Cancel which job?"; then keys e x p Enter; fi
+	PJ_WAIT=$w
 	if wait_for "export: cancelled"; then
 		ok 0 "c cancels a running export"
 		sleep 0.5
