@@ -86,6 +86,60 @@ static void check_consistent(pj_session *s, const char *what)
 		pj_plan_free(&p);
 }
 
+/* The row figures of every tensor, to see what a step changed. */
+typedef struct row_fig {
+	pj_dtype type;
+	uint64_t bytes;
+	double loss;
+	pj_provenance prov;
+	bool pinned, fell_back;
+} row_fig;
+
+static row_fig *rows_of(const pj_session *s)
+{
+	const size_t n = pj_session_model(s)->cat.n;
+	row_fig *f = calloc(n ? n : 1, sizeof *f);
+	for (size_t t = 0; t < n; t++) {
+		pj_srow r;
+		pj_session_row(s, t, &r);
+		f[t] = (row_fig){ r.type, r.bytes, r.loss, r.prov, r.pinned, r.fell_back };
+	}
+	return f;
+}
+
+/* pj_session_last_changed after a change from rows `was`: unless it says
+ * "all", every tensor whose row differs is in the list. */
+static void check_changed(const pj_session *s, const char *what, const row_fig *was, uint64_t plan_gen0)
+{
+	const size_t n = pj_session_model(s)->cat.n;
+	const size_t *ts;
+	bool all;
+	size_t nc = pj_session_last_changed(s, &ts, &all);
+	row_fig *now = rows_of(s);
+	uint8_t *in = calloc(n ? n : 1, 1);
+	size_t bad = 0, differ = 0;
+	for (size_t k = 0; !all && k < nc; k++)
+		if (ts[k] < n)
+			in[ts[k]] = 1;
+		else
+			bad++;
+	for (size_t t = 0; t < n; t++) {
+		const bool d = was[t].type != now[t].type || was[t].bytes != now[t].bytes || was[t].loss != now[t].loss ||
+		               was[t].prov != now[t].prov || was[t].pinned != now[t].pinned ||
+		               was[t].fell_back != now[t].fell_back;
+		differ += d;
+		if (d && !all && !in[t]) {
+			if (!bad)
+				tap_diag("%s: %s changed but is not reported", what, pj_session_model(s)->cat.t[t].name);
+			bad++;
+		}
+	}
+	ok(!bad && pj_session_plan_generation(s) > plan_gen0 && (all ? nc == 0 : nc >= (differ ? 1u : 0u)),
+	   "%s: the changed tensors are reported (%s%zu, %zu rows differ)", what, all ? "all, " : "", nc, differ);
+	free(now);
+	free(in);
+}
+
 typedef pj_status (*action_fn)(pj_session *s, void *arg, pj_error *err);
 
 /* Runs an action, then undo (state as before), redo (state as after). */
@@ -96,12 +150,18 @@ static void check_undo(pj_session *s, const char *what, action_fn fn, void *arg)
 	const size_t n0 = pj_session_history(s, &applied0);
 	(void)n0;
 	char *before = state_of(s);
+	row_fig *rows0 = rows_of(s);
+	uint64_t g0 = pj_session_plan_generation(s);
 	pj_status st = fn(s, arg, &e);
 	if (!ok(st == PJ_OK, "%s", what)) {
 		tap_diag("%s", e.msg);
 		free(before);
+		free(rows0);
 		return;
 	}
+	check_changed(s, what, rows0, g0);
+	row_fig *rows1 = rows_of(s);
+	g0 = pj_session_plan_generation(s);
 	size_t applied1;
 	pj_session_history(s, &applied1);
 	char *after = state_of(s);
@@ -112,9 +172,14 @@ static void check_undo(pj_session *s, const char *what, action_fn fn, void *arg)
 	char *undone = state_of(s);
 	ok(!st && strcmp(before, undone) == 0, "%s: undo restores the plan", what);
 	check_consistent(s, "undo");
+	check_changed(s, "undo", rows1, g0);
+	free(rows1);
+	g0 = pj_session_plan_generation(s);
 	st = pj_session_redo(s, &e);
 	char *redone = state_of(s);
 	ok(!st && strcmp(after, redone) == 0, "%s: redo repeats it", what);
+	check_changed(s, "redo", rows0, g0);
+	free(rows0);
 	free(before);
 	free(after);
 	free(undone);

@@ -113,7 +113,7 @@ static char *plan_text(pj_session *s)
 	const size_t n_ov = p->n_ov;
 	p->ov = s->foreign;
 	p->n_ov = s->n_foreign;
-	char *text = pj_plan_json_dump(p);
+	char *text = pj_plan_json_dump_keyed(p, s->key); /* hashed once, at pj_session_new */
 	p->ov = ov;
 	p->n_ov = n_ov;
 	return text;
@@ -639,7 +639,7 @@ pj_status pj_session_restore(pj_session *s, const char *dir, void **view, size_t
 	pj_plan tmp;
 	char *warning = NULL;
 	pj_error e2;
-	rc = pj_plan_json_parse(&tmp, s->m, d.plan_json, path, s->has_im, &warning, &e2);
+	rc = pj_plan_json_parse_keyed(&tmp, s->m, d.plan_json, path, s->has_im, s->key, &warning, &e2);
 	free(warning);
 	if (rc) {
 		if (message)

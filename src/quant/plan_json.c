@@ -11,8 +11,16 @@
 
 char *pj_plan_json_dump(const pj_plan *p)
 {
+	return pj_plan_json_dump_keyed(p, NULL);
+}
+
+char *pj_plan_json_dump_keyed(const pj_plan *p, const char *header_sha256)
+{
 	char sha[65];
-	pj_plan_header_sha256(p->cat, sha);
+	if (header_sha256)
+		snprintf(sha, sizeof sha, "%s", header_sha256);
+	else
+		pj_plan_header_sha256(p->cat, sha);
 	cJSON *root = cJSON_CreateObject();
 	cJSON_AddStringToObject(root, "schema", PJ_PLAN_SCHEMA);
 	cJSON_AddNumberToObject(root, "version", PJ_PLAN_VERSION);
@@ -44,7 +52,12 @@ char *pj_plan_json_dump(const pj_plan *p)
 
 pj_status pj_plan_json_save(const pj_plan *p, const char *path, pj_error *err)
 {
-	char *txt = pj_plan_json_dump(p);
+	return pj_plan_json_save_keyed(p, NULL, path, err);
+}
+
+pj_status pj_plan_json_save_keyed(const pj_plan *p, const char *header_sha256, const char *path, pj_error *err)
+{
+	char *txt = pj_plan_json_dump_keyed(p, header_sha256);
 	char *tmp = pj_xasprintf("%s.pj-tmp.%ld", path, (long)getpid());
 	FILE *f = fopen(tmp, "wb");
 	pj_status st = PJ_OK;
@@ -71,7 +84,8 @@ static const char *str_item(const cJSON *o, const char *key)
 }
 
 static pj_status parse(pj_plan *p, const pj_model *m, const pj_catalog *cat, bool gguf_names, const char *text,
-                       const char *label, bool has_imatrix, char **warning, pj_error *err)
+                       const char *label, bool has_imatrix, const char *header_sha256, char **warning,
+                       pj_error *err)
 {
 	if (warning)
 		*warning = NULL;
@@ -142,9 +156,15 @@ static pj_status parse(pj_plan *p, const pj_model *m, const pj_catalog *cat, boo
 	}
 	if (target)
 		p->target = cJSON_Duplicate(target, true);
-	char sha[65];
-	pj_plan_header_sha256(cat, sha);
 	const char *want = str_item(model, "header_sha256");
+	char sha[65] = "";
+	if (warning && want) {
+		/* only hashed when the file names a model to compare with */
+		if (header_sha256)
+			snprintf(sha, sizeof sha, "%s", header_sha256);
+		else
+			pj_plan_header_sha256(cat, sha);
+	}
 	if (warning && want && strcmp(want, sha) != 0) {
 		const char *name = str_item(model, "name");
 		*warning = pj_xasprintf("%s was made for another model (%s, header %.12s, this one is %.12s): its rules "
@@ -164,17 +184,38 @@ out:
 pj_status pj_plan_json_parse(pj_plan *p, const pj_model *m, const char *text, const char *label, bool has_imatrix,
                              char **warning, pj_error *err)
 {
-	return parse(p, m, &m->cat, m->format == PJ_FMT_GGUF, text, label, has_imatrix, warning, err);
+	return parse(p, m, &m->cat, m->format == PJ_FMT_GGUF, text, label, has_imatrix, NULL, warning, err);
 }
+
+pj_status pj_plan_json_parse_keyed(pj_plan *p, const pj_model *m, const char *text, const char *label,
+                                   bool has_imatrix, const char *header_sha256, char **warning, pj_error *err)
+{
+	return parse(p, m, &m->cat, m->format == PJ_FMT_GGUF, text, label, has_imatrix, header_sha256, warning, err);
+}
+
+static pj_status load_file(pj_plan *p, const pj_model *m, const pj_catalog *cat, bool gguf_names, const char *path,
+                           bool has_imatrix, const char *header_sha256, char **warning, pj_error *err);
 
 pj_status pj_plan_json_load(pj_plan *p, const pj_model *m, const char *path, bool has_imatrix, char **warning,
                             pj_error *err)
 {
-	return pj_plan_json_load_cat(p, m, &m->cat, m->format == PJ_FMT_GGUF, path, has_imatrix, warning, err);
+	return load_file(p, m, &m->cat, m->format == PJ_FMT_GGUF, path, has_imatrix, NULL, warning, err);
+}
+
+pj_status pj_plan_json_load_keyed(pj_plan *p, const pj_model *m, const char *path, bool has_imatrix,
+                                  const char *header_sha256, char **warning, pj_error *err)
+{
+	return load_file(p, m, &m->cat, m->format == PJ_FMT_GGUF, path, has_imatrix, header_sha256, warning, err);
 }
 
 pj_status pj_plan_json_load_cat(pj_plan *p, const pj_model *m, const pj_catalog *cat, bool gguf_names,
                                 const char *path, bool has_imatrix, char **warning, pj_error *err)
+{
+	return load_file(p, m, cat, gguf_names, path, has_imatrix, NULL, warning, err);
+}
+
+static pj_status load_file(pj_plan *p, const pj_model *m, const pj_catalog *cat, bool gguf_names, const char *path,
+                           bool has_imatrix, const char *header_sha256, char **warning, pj_error *err)
 {
 	if (warning)
 		*warning = NULL;
@@ -205,7 +246,7 @@ pj_status pj_plan_json_load_cat(pj_plan *p, const pj_model *m, const pj_catalog 
 		return pj_fail(err, PJ_EIO, "%s: read error", path);
 	}
 	buf[n] = 0;
-	pj_status st = parse(p, m, cat, gguf_names, buf, path, has_imatrix, warning, err);
+	pj_status st = parse(p, m, cat, gguf_names, buf, path, has_imatrix, header_sha256, warning, err);
 	free(buf);
 	return st;
 }

@@ -39,6 +39,15 @@ pj_status pj_plan_json_parse(pj_plan *p, const pj_model *m, const char *text, co
                              char **warning, pj_error *err);
 pj_status pj_plan_json_load(pj_plan *p, const pj_model *m, const char *path, bool has_imatrix, char **warning,
                             pj_error *err);
+/* The same with the model's header_sha256 (pj_plan_header_sha256 of the
+ * plan's catalog, 64 hex digits) already known, e.g. cached by a session:
+ * the tensor table is not hashed again.  header_sha256 NULL: computed. */
+char *pj_plan_json_dump_keyed(const pj_plan *p, const char *header_sha256);
+pj_status pj_plan_json_save_keyed(const pj_plan *p, const char *header_sha256, const char *path, pj_error *err);
+pj_status pj_plan_json_parse_keyed(pj_plan *p, const pj_model *m, const char *text, const char *label,
+                                   bool has_imatrix, const char *header_sha256, char **warning, pj_error *err);
+pj_status pj_plan_json_load_keyed(pj_plan *p, const pj_model *m, const char *path, bool has_imatrix,
+                                  const char *header_sha256, char **warning, pj_error *err);
 /* Loading for another catalog of m's tensors (see pj_plan_init_cat). */
 pj_status pj_plan_json_load_cat(pj_plan *p, const pj_model *m, const pj_catalog *cat, bool gguf_names,
                                 const char *path, bool has_imatrix, char **warning, pj_error *err);

@@ -402,8 +402,24 @@ pj_status sess_recompute_all(pj_session *s, pj_error *err)
 void sess_touch(pj_session *s, bool plan)
 {
 	s->gen++;
-	if (plan)
+	if (plan) {
 		s->plan_gen++;
+		s->chg_all = true;
+		s->n_chg = 0;
+	}
+}
+
+void sess_changed_set(pj_session *s, const sess_diff *d, size_t nd)
+{
+	if (nd > s->cap_chg) {
+		s->cap_chg = nd;
+		free(s->chg);
+		s->chg = pj_xmalloc(nd * sizeof *s->chg);
+	}
+	for (size_t k = 0; k < nd; k++)
+		s->chg[k] = d[k].t;
+	s->n_chg = nd;
+	s->chg_all = false;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------- */
@@ -487,6 +503,7 @@ pj_status pj_session_new(pj_model *m, const pj_session_opts *o, pj_session **out
 	s->ov_synced = true; /* no overrides, plan.ov empty */
 	pj_session_set_kv(s, 0, PJ_DT_F16);
 	s->gen = 1;
+	s->chg_all = true;
 	s->autosaved_gen = 1;
 	*out = s;
 	return PJ_OK;
@@ -531,6 +548,7 @@ void pj_session_free(pj_session *s)
 	for (size_t i = 0; i < s->n_hist; i++)
 		sess_step_free(&s->hist[i]);
 	free(s->hist);
+	free(s->chg);
 	for (size_t t = 0; t < s->n; t++)
 		meas_free(s->meas[t]);
 	free(s->meas);
@@ -585,6 +603,20 @@ ptrdiff_t pj_session_find(const pj_session *s, const char *name)
 const char *pj_session_model_key(const pj_session *s)
 {
 	return s->key;
+}
+
+uint64_t pj_session_plan_generation(const pj_session *s)
+{
+	return s->plan_gen;
+}
+
+size_t pj_session_last_changed(const pj_session *s, const size_t **tensors, bool *all)
+{
+	if (tensors)
+		*tensors = s->chg;
+	if (all)
+		*all = s->chg_all;
+	return s->chg_all ? 0 : s->n_chg;
 }
 
 uint64_t pj_session_generation(const pj_session *s)
@@ -719,8 +751,10 @@ pj_status sess_step_apply(pj_session *s, const sess_step *st, bool forward, pj_e
 			entry_refresh(s, st->d[k].t);
 	}
 	sess_strv_free(saved_rules, n_saved_rules);
-	free(saved_base);
 	sess_touch(s, true);
+	if (!saved_base && !st->rules)
+		sess_changed_set(s, st->d, st->nd);   /* only the overrides moved */
+	free(saved_base);
 	return PJ_OK;
 undo_base:
 	if (saved_base)
@@ -1444,7 +1478,7 @@ pj_status pj_session_rule_from_selection(pj_session *s, pj_dtype type, char **te
 pj_status pj_session_load_plan(pj_session *s, const char *path, char **warning, pj_error *err)
 {
 	pj_plan tmp;
-	pj_status rc = pj_plan_json_load(&tmp, s->m, path, s->has_im, warning, err);
+	pj_status rc = pj_plan_json_load_keyed(&tmp, s->m, path, s->has_im, s->key, warning, err);
 	if (rc)
 		return rc;
 	sess_step st = { 0 };
@@ -1486,13 +1520,13 @@ pj_status pj_session_load_plan(pj_session *s, const char *path, char **warning, 
 char *pj_session_plan_json(pj_session *s)
 {
 	plan_ov_sync(s);
-	return pj_plan_json_dump(&s->plan);
+	return pj_plan_json_dump_keyed(&s->plan, s->key);
 }
 
 pj_status pj_session_save_plan(pj_session *s, const char *path, pj_error *err)
 {
 	plan_ov_sync(s);
-	pj_status rc = pj_plan_json_save(&s->plan, path, err);
+	pj_status rc = pj_plan_json_save_keyed(&s->plan, s->key, path, err);
 	if (!rc)
 		pj_session_mark_saved(s);
 	return rc;

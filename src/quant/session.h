@@ -85,6 +85,19 @@ const char *pj_session_model_key(const pj_session *s);
 /* Bumped by every change of the plan, selection, measurements or settings:
  * a cheap "redraw needed" test. */
 uint64_t pj_session_generation(const pj_session *s);
+/* Bumped by every change of the plan (an action, undo, redo, a restore):
+ * the generation pj_session_last_changed() describes. */
+uint64_t pj_session_plan_generation(const pj_session *s);
+/* Which tensors the last change of the plan (the last action, undo or redo;
+ * see pj_session_plan_generation) changed: *tensors (may be NULL) receives
+ * their catalog indices (no order, a tensor may repeat; valid until the
+ * next change),
+ * the count is returned.  Only those tensors' entries, rows and predicted
+ * losses differ from before it, so a front end refreshes their rows and
+ * their ancestors' aggregates only.  *all (may be NULL) is set when the
+ * change may have touched any tensor (a new base, the rules, a restore;
+ * also before any change): then 0 is returned and everything is refreshed. */
+size_t pj_session_last_changed(const pj_session *s, const size_t **tensors, bool *all);
 /* Unsaved work: the plan differs from the last pj_session_save_plan() (or
  * pj_session_mark_saved()); undoing back to it clears the flag. */
 bool pj_session_dirty(const pj_session *s);

@@ -53,7 +53,8 @@ struct pj_session {
 	const pj_imatrix *im;
 	bool has_im;
 	pj_plan plan;
-	char key[65];
+	char key[65];               /* pj_plan_header_sha256(&m->cat): hashed once in
+	                             * pj_session_new; plan files and the autosave reuse it */
 	size_t n;                   /* catalog tensors (== plan.n) */
 	size_t *ent;                /* catalog index -> plan entry */
 	pj_plan_entry *nov;         /* per plan entry: as base + rules give it */
@@ -86,6 +87,11 @@ struct pj_session {
 	sess_step *hist;
 	size_t n_hist, pos, saved_pos;  /* saved_pos SIZE_MAX: the saved state is gone */
 	uint64_t gen, plan_gen, autosaved_gen;
+	/* what the last plan change (sess_touch(s, true)) changed:
+	 * chg[0..n_chg) catalog indices, or chg_all */
+	size_t *chg;
+	size_t n_chg, cap_chg;
+	bool chg_all;
 
 	int64_t kv_ctx;
 	pj_dtype kv_type;
@@ -116,6 +122,10 @@ double sess_rel_err(const pj_session *s, size_t t, pj_dtype type, bool *est);
 double sess_loss_at(const pj_session *s, size_t t, pj_dtype type, bool *est);
 char **sess_rules_texts(const pj_session *s, size_t *n);
 void sess_strv_free(char **v, size_t n);
+/* Something changed: gen++; plan: plan_gen++ and the last change is
+ * recorded as "every tensor" (sess_changed_set narrows it). */
 void sess_touch(pj_session *s, bool plan);
+/* After sess_touch(s, true): the change touched only these tensors. */
+void sess_changed_set(pj_session *s, const sess_diff *d, size_t nd);
 
 #endif

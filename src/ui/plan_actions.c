@@ -1544,6 +1544,14 @@ int pj_plan_action(pj_app *a, pj_action act)
 			char m[200];
 			snprintf(m, sizeof m, "%s: %s", act == PJ_ACT_UNDO ? "undone" : "redone", what);
 			report(a, m, before);
+			/* Only the tensors the step changed (and their ancestors'
+			 * aggregates) are refolded, not every row; a base or rule
+			 * change refolds everything (rp_force from report()). */
+			const size_t *ts;
+			bool all;
+			size_t n = pj_session_last_changed(a->s, &ts, &all);
+			if (!all)
+				pj_app_refold_tensors(a, ts, n);
 		}
 		break;
 	}
