@@ -8,9 +8,14 @@
 #define VI PJ_X8_CAT(pj_vi, W)
 #define V(f) PJ_X8_CAT(pj_v##f, W)
 #define FN(name) PJ_X8_CAT(name##_w, W)
+#if W == 8
+#define BODY_INLINE PJ_X8_INLINE PJ_X8_TARGET_AVX2
+#else
+#define BODY_INLINE PJ_X8_INLINE
+#endif
 
 /* lane-wise sqrtf: sqrtps is the correctly rounded IEEE square root */
-PJ_X8_INLINE VF FN(vsqrt)(VF f)
+BODY_INLINE VF FN(vsqrt)(VF f)
 {
 #if defined(__SSE__)
 	for (int h = 0; h < W; h += 4) {
@@ -26,7 +31,7 @@ PJ_X8_INLINE VF FN(vsqrt)(VF f)
 	return f;
 }
 
-PJ_X8_INLINE bool FN(any)(VI m)
+BODY_INLINE bool FN(any)(VI m)
 {
 	const VI z = { 0 };
 	return memcmp(&m, &z, sizeof m) != 0;
@@ -49,14 +54,14 @@ PJ_X8_INLINE bool FN(any)(VI m)
  * the first product of the scalar "w * x[i] * l", does not depend on l and is
  * formed once per element (the same single rounding). */
 /* (float)clamp(pj_nearest_int(v), lo, hi) for |v| < 2^22 */
-PJ_X8_INLINE VF FN(qx_level)(VF v, VF magic, VF lo, VF hi)
+BODY_INLINE VF FN(qx_level)(VF v, VF magic, VF lo, VF hi)
 {
 	VF r = (v + magic) - magic;
 	r = V(self)(r < lo, lo, r);
 	return V(self)(r > hi, hi, r);
 }
 
-PJ_X8_INLINE void FN(qx_search2)(int nmax, VF xt[2][16], VF wt[2][16], VI Lt[2][16], VF scale_out[2])
+BODY_INLINE void FN(qx_search2)(int nmax, VF xt[2][16], VF wt[2][16], VI Lt[2][16], VF scale_out[2])
 {
 	enum { N = 16 };
 	const VF zero = V(splat)(0.f), magic = V(splat)(12582912.f);
@@ -128,7 +133,7 @@ PJ_X8_INLINE void FN(qx_search2)(int nmax, VF xt[2][16], VF wt[2][16], VI Lt[2][
 /* make_qkx2_quants (ref: weights given, "max == min" is flat) or
  * make_qkx3_quants ("max <= min") on 2 x W sub-blocks of 32, use_mad false.
  * Affine levels in [0, nmax]; the_min[h] = -min. */
-PJ_X8_INLINE void FN(qkx_search2)(bool ref, int nmax, VF xt[2][32], VF wt[2][32], VI Lt[2][32], VF scale_out[2],
+BODY_INLINE void FN(qkx_search2)(bool ref, int nmax, VF xt[2][32], VF wt[2][32], VI Lt[2][32], VF scale_out[2],
                                   VF the_min[2], float rmin, float rdelta, int nstep)
 {
 	enum { N = 32 };
@@ -223,7 +228,7 @@ PJ_X8_INLINE void FN(qkx_search2)(bool ref, int nmax, VF xt[2][32], VF wt[2][32]
 enum { FN(NB) = W / 4 };
 
 /* The scalar steps of one super-block once its sub-blocks are searched. */
-PJ_X8_INLINE void FN(qk45_finish)(int nmax, bool weighted, const float *x, const float *scales, const float *mins,
+BODY_INLINE void FN(qk45_finish)(int nmax, bool weighted, const float *x, const float *scales, const float *mins,
                                   const float *sw, pj_half *dd, pj_half *dmin, uint8_t *sc12, uint8_t *L)
 {
 	memset(sc12, 0, 12);
@@ -275,7 +280,7 @@ PJ_X8_INLINE void FN(qk45_finish)(int nmax, bool weighted, const float *x, const
 
 /* NB consecutive super-blocks at x (weights qw, or NULL): levels into
  * L[256 * NB], scales and minimums into dd[b], dmin[b], sc12[b]. */
-PJ_X8_INLINE void FN(qk45_blocks)(int nmax, const float *x, const float *qw, pj_half **dd, pj_half **dmin,
+BODY_INLINE void FN(qk45_blocks)(int nmax, const float *x, const float *qw, pj_half **dd, pj_half **dmin,
                                   uint8_t **sc12, uint8_t *L)
 {
 	float mins[2 * W], scales[2 * W], sw[2 * W];
@@ -403,12 +408,12 @@ static inline void q5k_put(pj_blk_q5_k *y, const uint8_t *L)
 }
 #endif
 
-PJ_X8_INLINE void FN(q4k_row)(const float *x, void *vy, int64_t n, const float *qw)
+BODY_INLINE void FN(q4k_row)(const float *x, void *vy, int64_t n, const float *qw)
 {
 	QK45_ROW(15, pj_blk_q4_k, q4k_put);
 }
 
-PJ_X8_INLINE void FN(q5k_row)(const float *x, void *vy, int64_t n, const float *qw)
+BODY_INLINE void FN(q5k_row)(const float *x, void *vy, int64_t n, const float *qw)
 {
 	QK45_ROW(31, pj_blk_q5_k, q5k_put);
 }
@@ -417,7 +422,7 @@ PJ_X8_INLINE void FN(q5k_row)(const float *x, void *vy, int64_t n, const float *
 
 /* ---- Q6_K: 16 sub-blocks of 16, in 16/W lane groups -------------------------- */
 
-PJ_X8_INLINE void FN(q6k_row)(const float *x, void *vy, int64_t n, const float *qw)
+BODY_INLINE void FN(q6k_row)(const float *x, void *vy, int64_t n, const float *qw)
 {
 	pj_blk_q6_k *y = vy;
 	int8_t L[PJ_QK_K];
@@ -497,3 +502,4 @@ PJ_X8_INLINE void FN(q6k_row)(const float *x, void *vy, int64_t n, const float *
 #undef VI
 #undef V
 #undef FN
+#undef BODY_INLINE

@@ -67,40 +67,42 @@ static inline bool pj_x8_avx2(void)
  *   vself/vseli: mask ? a : b (mask lanes all ones or all zeros)
  *   vabs:   fabsf (clears the sign bit, as fabsf does)
  *   vmini/vmaxi: integer PJ_MIN/PJ_MAX
- *   vtof:   int -> float (exact for the small levels used here) */
-#define PJ_X8_DEFINE(W)                                                                                  \
-	typedef float pj_vf##W __attribute__((vector_size(4 * (W)), aligned(4 * (W))));                    \
-	typedef int32_t pj_vi##W __attribute__((vector_size(4 * (W)), aligned(4 * (W))));                  \
-	PJ_X8_INLINE pj_vf##W pj_vsplat##W(float f)                                                      \
+ *   vtof:   int -> float (exact for the small levels used here)
+ * The 8-lane helpers, and every function that uses them, are compiled for
+ * AVX2: they only ever run inside the AVX2 copies. */
+#define PJ_X8_DEFINE(W, A)                                                                                \
+	typedef float pj_vf##W __attribute__((vector_size(4 * (W))));                                       \
+	typedef int32_t pj_vi##W __attribute__((vector_size(4 * (W))));                                     \
+	PJ_X8_INLINE A pj_vf##W pj_vsplat##W(float f)                                                      \
 	{                                                                                                \
 		return (pj_vf##W){ 0 } + f;                                                                  \
 	}                                                                                                \
-	PJ_X8_INLINE pj_vi##W pj_vnint##W(pj_vf##W f)                                                    \
+	PJ_X8_INLINE A pj_vi##W pj_vnint##W(pj_vf##W f)                                                    \
 	{                                                                                                \
 		const pj_vf##W v = f + 12582912.f;                                                           \
 		return ((pj_vi##W)v & 0x007fffff) - 0x00400000;                                              \
 	}                                                                                                \
-	PJ_X8_INLINE pj_vf##W pj_vself##W(pj_vi##W m, pj_vf##W a, pj_vf##W b)                            \
+	PJ_X8_INLINE A pj_vf##W pj_vself##W(pj_vi##W m, pj_vf##W a, pj_vf##W b)                            \
 	{                                                                                                \
 		return (pj_vf##W)((m & (pj_vi##W)a) | (~m & (pj_vi##W)b));                                   \
 	}                                                                                                \
-	PJ_X8_INLINE pj_vi##W pj_vseli##W(pj_vi##W m, pj_vi##W a, pj_vi##W b)                            \
+	PJ_X8_INLINE A pj_vi##W pj_vseli##W(pj_vi##W m, pj_vi##W a, pj_vi##W b)                            \
 	{                                                                                                \
 		return (m & a) | (~m & b);                                                                   \
 	}                                                                                                \
-	PJ_X8_INLINE pj_vf##W pj_vabs##W(pj_vf##W f)                                                     \
+	PJ_X8_INLINE A pj_vf##W pj_vabs##W(pj_vf##W f)                                                     \
 	{                                                                                                \
 		return (pj_vf##W)((pj_vi##W)f & 0x7fffffff);                                                 \
 	}                                                                                                \
-	PJ_X8_INLINE pj_vi##W pj_vmini##W(pj_vi##W a, pj_vi##W b)                                        \
+	PJ_X8_INLINE A pj_vi##W pj_vmini##W(pj_vi##W a, pj_vi##W b)                                        \
 	{                                                                                                \
 		return pj_vseli##W(a < b, a, b);                                                             \
 	}                                                                                                \
-	PJ_X8_INLINE pj_vi##W pj_vmaxi##W(pj_vi##W a, pj_vi##W b)                                        \
+	PJ_X8_INLINE A pj_vi##W pj_vmaxi##W(pj_vi##W a, pj_vi##W b)                                        \
 	{                                                                                                \
 		return pj_vseli##W(a > b, a, b);                                                             \
 	}                                                                                                \
-	PJ_X8_INLINE pj_vf##W pj_vtof##W(pj_vi##W i)                                                     \
+	PJ_X8_INLINE A pj_vf##W pj_vtof##W(pj_vi##W i)                                                     \
 	{                                                                                                \
 		return __builtin_convertvector(i, pj_vf##W);                                                 \
 	}
@@ -108,8 +110,8 @@ static inline bool pj_x8_avx2(void)
 #define PJ_X8_CAT_(a, b) a##b
 #define PJ_X8_CAT(a, b) PJ_X8_CAT_(a, b)
 
-PJ_X8_DEFINE(4)
-PJ_X8_DEFINE(8)
+PJ_X8_DEFINE(4, )
+PJ_X8_DEFINE(8, PJ_X8_TARGET_AVX2)
 
 /* PJ_X8_ENTRY(name, body_avx2, body_base): the exported row quantizer
  * `name`, dispatching to body_avx2 (inlined into a target("avx2") function)

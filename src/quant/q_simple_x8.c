@@ -12,8 +12,8 @@
 #include "q_common.h"
 #include "q_simd.h"
 
-#define Q80_ROW(W)                                                                                 \
-	PJ_X8_INLINE void q80_row_w##W(const float *x, void *vy, int64_t n, const float *qw)         \
+#define Q80_ROW(W, A)                                                                               \
+	PJ_X8_INLINE A void q80_row_w##W(const float *x, void *vy, int64_t n, const float *qw)         \
 	{                                                                                            \
 		(void)qw;                                                                                \
 		pj_blk_q8_0 *y = vy;                                                                     \
@@ -42,7 +42,7 @@
 		}                                                                                        \
 	}
 
-Q80_ROW(4)
-Q80_ROW(8)
+Q80_ROW(4, )
+Q80_ROW(8, PJ_X8_TARGET_AVX2)
 
 PJ_X8_ENTRY(pj_qrow_q8_0_x8, q80_row_w8, q80_row_w4)
