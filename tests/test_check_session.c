@@ -12,6 +12,7 @@
 #include "model/model.h"
 #include "quant/check_session.h"
 #include "quant/eval.h"
+#include "quant/forward.h"
 #include "tap.h"
 
 #define CTX 128
@@ -91,6 +92,51 @@ static pj_check_session *open_session(const char *shared, const char *name, pj_m
 	return s;
 }
 
+/* Flips of block `layer`, recounted from pj_fwd_layer's routes: base and
+ * plan run separately up to that block; only the scored positions (ctx/2 ..
+ * ctx-2 of each chunk) count.  *all receives the count over every token. */
+static uint64_t recount_flips(pj_model *m, const int32_t *ids, const pj_fwd_weights *plan, int layer,
+                              uint64_t *all)
+{
+	pj_fwd *f = NULL;
+	pj_error err = { 0 };
+	const size_t n = CTX * CHUNKS;
+	if (pj_fwd_open(m, 2, &f, &err) != PJ_OK)
+		return UINT64_MAX;
+	const int k = pj_fwd_top_k(f);
+	const size_t d = (size_t)pj_fwd_hidden_size(f);
+	float *x = malloc(sizeof(float) * n * d);
+	int32_t *route[2] = { malloc(sizeof(int32_t) * n * (size_t)k), malloc(sizeof(int32_t) * n * (size_t)k) };
+	pj_status st = PJ_OK;
+	for (int pass = 0; pass < 2 && !st; pass++) {
+		const pj_fwd_weights *w = pass ? plan : NULL;
+		st = pj_fwd_embed(f, w, ids, n, x, &err);
+		for (int l = 0; l <= layer && !st; l++)
+			st = pj_fwd_layer(f, w, l, x, CHUNKS, CTX, l == layer ? route[pass] : NULL, &err);
+	}
+	uint64_t scored = 0;
+	*all = 0;
+	for (size_t t = 0; !st && t < n; t++) {
+		bool same = true;
+		for (int i = 0; i < k; i++) {
+			bool found = false;
+			for (int j = 0; j < k; j++)
+				found |= route[0][t * (size_t)k + (size_t)i] == route[1][t * (size_t)k + (size_t)j];
+			same &= found;
+		}
+		const size_t pos = t % CTX;
+		*all += !same;
+		scored += !same && pos >= CTX / 2 && pos <= CTX - 2;
+	}
+	if (st)
+		tap_diag("recount: %s", err.msg);
+	free(x);
+	free(route[0]);
+	free(route[1]);
+	pj_fwd_free(f);
+	return st ? UINT64_MAX : scored;
+}
+
 static void check_routing(const char *shared, const char *name)
 {
 	pj_model *m;
@@ -146,6 +192,19 @@ static void check_routing(const char *shared, const char *name)
 			wsum += ly->flip_rate / n_moe;
 	}
 	ok(fabs(wsum - r.flip_rate) < 1e-12, "%s: overall flip rate = mean of the blocks' rates", name);
+	/* the flips of the last MoE block are those of the scored positions */
+	int last = -1;
+	for (int l = 0; l < L; l++)
+		if (pj_check_session_layer(s, l)->moe)
+			last = l;
+	int32_t *ids = read_ids(shared, name, CTX * CHUNKS);
+	uint64_t all = 0, scored = ids ? recount_flips(m, ids, &w, last, &all) : UINT64_MAX;
+	const pj_check_layer *ll = pj_check_session_layer(s, last);
+	const double n_scored = CHUNKS * (CTX - 1 - CTX / 2);
+	ok(scored != UINT64_MAX && ll->flips == scored && ll->flip_rate == scored / n_scored,
+	   "%s: block %d: %llu flips of %g scored positions (recounted: %llu; %llu over all tokens)", name, last,
+	   (unsigned long long)ll->flips, n_scored, (unsigned long long)scored, (unsigned long long)all);
+	free(ids);
 	pj_check_session_free(s);
 	pj_model_close(m);
 }

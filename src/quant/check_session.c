@@ -377,18 +377,28 @@ static uint64_t count_flips(const int32_t *a, const int32_t *b, size_t n_tok, in
 	return n;
 }
 
+/* Flips are counted over the scored positions only (the second half of
+ * each chunk, as KLD and PPL are): the first half has less context and is
+ * not what the other figures describe. */
 static void routing_result(pj_check_session *s, pj_eval_result *r)
 {
 	uint64_t flips = 0, pairs = 0;
+	const size_t K = (size_t)s->K;
 	for (int l = 0; l < s->L; l++) {
 		pj_check_layer *ly = &s->layers[l];
 		ly->changed = s->plan_key[l + 1] != s->base_key[l + 1];
 		if (!ly->moe)
 			continue;
-		ly->flips = count_flips(s->base_route[l], plan_routes(s, l), s->n_tok, s->K);
-		ly->flip_rate = (double)ly->flips / (double)s->n_tok;
+		const int32_t *base = s->base_route[l], *plan = plan_routes(s, l);
+		ly->flips = 0;
+		for (size_t c = 0; c < s->n_chunks; c++) {
+			const size_t row = c * s->ctx + s->first;
+			ly->flips += count_flips(base + row * K, plan + row * K, s->ns, s->K);
+		}
+		const size_t scored = s->n_chunks * s->ns;
+		ly->flip_rate = scored ? (double)ly->flips / (double)scored : 0;
 		flips += ly->flips;
-		pairs += s->n_tok;
+		pairs += scored;
 	}
 	r->moe = pairs > 0;
 	r->flip_rate = pairs ? (double)flips / (double)pairs : 0;

@@ -55,8 +55,9 @@ typedef struct pj_check_layer {
 	bool moe;                 /* the block routes to experts */
 	const uint64_t *counts;   /* [n_experts]: base tokens routed to each expert */
 	int n_unused;             /* experts the base never routed to on this text */
-	uint64_t flips;           /* tokens whose expert set differs in the last run's plan */
-	double flip_rate;         /* flips / tokens */
+	uint64_t flips;           /* scored positions (second half of each chunk) whose expert
+	                             set differs in the last run's plan */
+	double flip_rate;         /* flips / scored positions */
 	bool changed;             /* the last run's plan differs from the base in this block */
 } pj_check_layer;
 

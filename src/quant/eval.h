@@ -53,8 +53,9 @@ typedef struct pj_eval_result {
 	double top1_agreement, top1_err; /* fractions */
 	double rms_dp, rms_dp_err;       /* probability units (not %) */
 	/* MoE models: the fraction of (token, MoE layer) pairs whose top-k
-	 * expert set differs between base and plan (every token of every
-	 * chunk, scored or not); details per layer in check_session.h */
+	 * expert set differs between base and plan, over the scored
+	 * positions only (the second half of each chunk, as the other
+	 * figures); details per layer in check_session.h */
 	bool moe;
 	double flip_rate;
 } pj_eval_result;
