@@ -529,6 +529,11 @@ static bool is_router(const pj_plan_entry *e)
 	       strstr(e->t->name, "ffn_gate_inp.weight") || strstr(e->t->name, "exp_probs_b");
 }
 
+bool pj_plan_overridable(const pj_plan_entry *e)
+{
+	return e->quantizable || (is_router(e) && e->n_dims >= 2);
+}
+
 static const pj_plan_override *override_for(pj_plan *p, const char *name)
 {
 	for (size_t i = 0; i < p->n_ov; i++)
@@ -539,12 +544,55 @@ static const pj_plan_override *override_for(pj_plan *p, const char *name)
 	return NULL;
 }
 
-/* One entry: base, rules, override, protections, fallback.  Returns false
- * when the type has no shape fallback (llama.cpp refuses such a tensor). */
-static bool plan_entry(pj_plan *p, pj_plan_entry *e, const bool quantized_base)
+bool pj_plan_apply_entry(const pj_plan *p, pj_plan_entry *e, const pj_plan_override *ov, pj_provenance who)
 {
 	const pj_tensor *t = e->t;
+	pj_dtype want = e->requested;
+	if (ov) {
+		if (pj_plan_overridable(e)) {
+			want = ov->type;
+			e->prov = who;
+			e->pinned = ov->pinned;
+			e->rule = -1;
+			snprintf(e->reason, sizeof e->reason, "%s%s", pj_provenance_name(who), ov->pinned ? ", pinned" : "");
+		} else {
+			snprintf(e->reason, sizeof e->reason, "kept: %s (override ignored: %s stays %s)", e->kept,
+			         e->n_dims < 2 ? "1-D tensors" : "this tensor", pj_dtype_name(want));
+		}
+	}
+	/* protection: the router chooses the experts; never below Q8_0 */
+	if (is_router(e) && !e->pinned && want != e->base_type && pj_dtype_bpw(want) < pj_dtype_bpw(PJ_DT_Q8_0)) {
+		snprintf(e->reason, sizeof e->reason, "router protected: %s requested, Q8_0 is the floor (pin to force)",
+		         pj_dtype_name(want));
+		want = PJ_DT_Q8_0;
+	}
+	const bool quantized_base = p->pure ? pj_dtype_info_of(p->pure_type)->quantized : true;
+	bool ok = true;
+	e->requested = want;
+	e->type = want;
 	e->fell_back = false;
+	if (e->prov != PJ_PROV_SOURCE && (quantized_base || pj_dtype_info_of(want)->quantized)) {
+		e->type = pj_plan_shape_fallback(want, t->ne[0], &ok);
+		e->fell_back = e->type != want;
+		if (e->fell_back) {
+			size_t k = strlen(e->reason);
+			snprintf(e->reason + k, sizeof e->reason - k, "; rows of %lld: %s falls back to %s",
+			         (long long)t->ne[0], pj_dtype_name(want), pj_dtype_name(e->type));
+		}
+	}
+	e->needs_imatrix = e->quantizable && pj_plan_type_needs_imatrix(t->name, e->type, p->ftype);
+	uint64_t nb = t->nbytes;
+	if (e->type != t->dtype && !pj_dtype_bytes(e->type, (uint64_t)pj_tensor_nelem(t), &nb))
+		nb = 0;
+	e->bytes = nb;
+	return ok;
+}
+
+/* One entry: base and rules here, then override, protections and fallback
+ * (pj_plan_apply_entry).  Returns false when the type has no shape fallback
+ * (llama.cpp refuses such a tensor). */
+static bool plan_entry(pj_plan *p, pj_plan_entry *e, const bool quantized_base)
+{
 	e->pinned = false;
 	e->rule = -1;
 	pj_dtype want;
@@ -558,7 +606,7 @@ static bool plan_entry(pj_plan *p, pj_plan_entry *e, const bool quantized_base)
 	}
 	/* rules apply where llama-quantize applies --tensor-type (a quantized
 	 * base), plus to routers, which the plan may raise to Q8_0 or more */
-	const bool ruleable = e->quantizable ? quantized_base : is_router(e) && e->n_dims >= 2;
+	const bool ruleable = e->quantizable ? quantized_base : pj_plan_overridable(e);
 	for (size_t r = 0; r < p->n_rules; r++) {
 		if (!rule_matches(&p->rules[r], e))
 			continue;
@@ -576,43 +624,8 @@ static bool plan_entry(pj_plan *p, pj_plan_entry *e, const bool quantized_base)
 		}
 		break;
 	}
-	const pj_plan_override *ov = override_for(p, t->name);
-	if (ov) {
-		if (e->quantizable || (is_router(e) && e->n_dims >= 2)) {
-			want = ov->type;
-			e->prov = PJ_PROV_MANUAL;
-			e->pinned = ov->pinned;
-			e->rule = -1;
-			snprintf(e->reason, sizeof e->reason, "manual%s", ov->pinned ? ", pinned" : "");
-		} else {
-			snprintf(e->reason, sizeof e->reason, "kept: %s (override ignored: %s stays %s)", e->kept,
-			         e->n_dims < 2 ? "1-D tensors" : "this tensor", pj_dtype_name(want));
-		}
-	}
-	/* protection: the router chooses the experts; never below Q8_0 */
-	if (is_router(e) && !e->pinned && want != e->base_type && pj_dtype_bpw(want) < pj_dtype_bpw(PJ_DT_Q8_0)) {
-		snprintf(e->reason, sizeof e->reason, "router protected: %s requested, Q8_0 is the floor (pin to force)",
-		         pj_dtype_name(want));
-		want = PJ_DT_Q8_0;
-	}
 	e->requested = want;
-	bool ok = true;
-	e->type = want;
-	if (e->prov != PJ_PROV_SOURCE && (quantized_base || pj_dtype_info_of(want)->quantized)) {
-		e->type = pj_plan_shape_fallback(want, t->ne[0], &ok);
-		e->fell_back = e->type != want;
-		if (e->fell_back) {
-			size_t k = strlen(e->reason);
-			snprintf(e->reason + k, sizeof e->reason - k, "; rows of %lld: %s falls back to %s",
-			         (long long)t->ne[0], pj_dtype_name(want), pj_dtype_name(e->type));
-		}
-	}
-	e->needs_imatrix = e->quantizable && pj_plan_type_needs_imatrix(t->name, e->type, p->ftype);
-	uint64_t nb = t->nbytes;
-	if (e->type != t->dtype && !pj_dtype_bytes(e->type, (uint64_t)pj_tensor_nelem(t), &nb))
-		nb = 0;
-	e->bytes = nb;
-	return ok;
+	return pj_plan_apply_entry(p, e, override_for(p, e->t->name), PJ_PROV_MANUAL);
 }
 
 pj_status pj_plan_apply(pj_plan *p, pj_error *err)

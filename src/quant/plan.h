@@ -159,6 +159,17 @@ bool pj_plan_clear_manual(pj_plan *p, const char *tensor);
  * warnings.  Fails only when a type is not a GGUF type (no ggml id). */
 pj_status pj_plan_apply(pj_plan *p, pj_error *err);
 
+/* Whether a manual override may change e: what llama.cpp quantizes, plus
+ * the 2-D routers the plan may raise. */
+bool pj_plan_overridable(const pj_plan_entry *e);
+/* Steps 3-5 for one entry whose base and rules are done (e->requested holds
+ * their type): the override ov (NULL: none; `who` is PJ_PROV_MANUAL or
+ * PJ_PROV_SOLVER), the router protection, the shape fallback, then
+ * needs_imatrix and bytes.  pj_plan_apply() runs it on every entry; the
+ * session runs it on entries kept from an apply without overrides.
+ * Returns false when the type does not fit and has no fallback. */
+bool pj_plan_apply_entry(const pj_plan *p, pj_plan_entry *e, const pj_plan_override *ov, pj_provenance who);
+
 const pj_plan_entry *pj_plan_find(const pj_plan *p, const char *tensor);
 /* Bits per weight of the whole output, and output / source size. */
 double pj_plan_bpw(const pj_plan *p);

@@ -6,8 +6,8 @@
  * How an edit stays O(changed tensors): the plan is applied once without
  * overrides (pj_plan_apply: base, rules, protections, fallbacks) and that
  * result is kept per entry (nov[]).  An override then only needs the
- * override, protection and fallback steps of plan.c's plan_entry() on top
- * of the kept entry (apply_override below mirrors them; test_session checks
+ * override, protection and fallback steps on top of the kept entry
+ * (pj_plan_apply_entry(), which pj_plan_apply runs too; test_session checks
  * the result against a plan file round trip through pj_plan_apply).  A
  * base or rule change re-applies the whole plan. */
 #include "config.h"
@@ -257,59 +257,17 @@ static void coef_init(pj_session *s)
 
 /* ---- the plan underneath ---------------------------------------------------------- */
 
-/* Routers, as plan.c's is_router(): overridable although llama.cpp keeps them. */
-static bool is_router(const pj_plan_entry *e)
-{
-	return e->t->role == PJ_ROLE_ROUTER || e->t->role == PJ_ROLE_EXP_SCORE_BIAS ||
-	       strstr(e->t->name, "ffn_gate_inp.weight") || strstr(e->t->name, "exp_probs_b");
-}
-
 bool sess_can_override(const pj_plan_entry *e)
 {
-	return e->quantizable || (is_router(e) && e->n_dims >= 2);
+	return pj_plan_overridable(e);
 }
 
-/* plan.c's plan_entry() from the override on: e holds the entry as base
- * and rules made it. */
+/* plan.c's steps from the override on: e holds the entry as base and rules
+ * made it. */
 static void apply_override(const pj_plan *p, pj_plan_entry *e, int32_t code)
 {
-	const pj_tensor *t = e->t;
-	const pj_dtype type = (pj_dtype)(code & OV_TYPE);
-	const bool pinned = code & OV_PINNED;
-	if (!sess_can_override(e)) {
-		snprintf(e->reason, sizeof e->reason, "kept: %s (override ignored: %s stays %s)", e->kept,
-		         e->n_dims < 2 ? "1-D tensors" : "this tensor", pj_dtype_name(e->requested));
-		return;
-	}
-	pj_dtype want = type;
-	e->prov = code & OV_SOLVER ? PJ_PROV_SOLVER : PJ_PROV_MANUAL;
-	e->pinned = pinned;
-	e->rule = -1;
-	e->fell_back = false;
-	snprintf(e->reason, sizeof e->reason, "%s%s", code & OV_SOLVER ? "solver" : "manual", pinned ? ", pinned" : "");
-	if (is_router(e) && !pinned && want != e->base_type && pj_dtype_bpw(want) < pj_dtype_bpw(PJ_DT_Q8_0)) {
-		snprintf(e->reason, sizeof e->reason, "router protected: %s requested, Q8_0 is the floor (pin to force)",
-		         pj_dtype_name(want));
-		want = PJ_DT_Q8_0;
-	}
-	const bool quantized_base = p->pure ? pj_dtype_info_of(p->pure_type)->quantized : true;
-	e->requested = want;
-	e->type = want;
-	if (quantized_base || pj_dtype_info_of(want)->quantized) {
-		bool ok;
-		e->type = pj_plan_shape_fallback(want, t->ne[0], &ok);
-		e->fell_back = e->type != want;
-		if (e->fell_back) {
-			size_t k = strlen(e->reason);
-			snprintf(e->reason + k, sizeof e->reason - k, "; rows of %lld: %s falls back to %s",
-			         (long long)t->ne[0], pj_dtype_name(want), pj_dtype_name(e->type));
-		}
-	}
-	e->needs_imatrix = e->quantizable && pj_plan_type_needs_imatrix(t->name, e->type, p->ftype);
-	uint64_t nb = t->nbytes;
-	if (e->type != t->dtype && !pj_dtype_bytes(e->type, (uint64_t)pj_tensor_nelem(t), &nb))
-		nb = 0;
-	e->bytes = nb;
+	const pj_plan_override ov = { .type = (pj_dtype)(code & OV_TYPE), .pinned = code & OV_PINNED };
+	pj_plan_apply_entry(p, e, &ov, code & OV_SOLVER ? PJ_PROV_SOLVER : PJ_PROV_MANUAL);
 }
 
 /* Entry of tensor t from nov[] and its override; totals follow. */
