@@ -333,6 +333,20 @@ static void test_hf_names(void)
 	   w && w[1] == 2.0f, "HF expert name finds its slice of the stacked entry");
 	ok(pj_imatrix_weights_any(&im, "model.layers.0.self_attn.q_proj.weight", 4, 1, &w, &err) == PJ_OK && w &&
 	   w[0] == 1.0f, "HF dense name finds the GGUF entry");
+	/* the measurement's lookup: stack size from the entry, GGUF names as they are */
+	const float *w1 = NULL;
+	ok(pj_imatrix_weights_for(&im, "model.layers.0.mlp.experts.1.down_proj.weight", 3, 1, 0, &w, &err) == PJ_OK &&
+	   pj_imatrix_weights(&im, "blk.0.ffn_down_exps.weight", 3, 2, 1, &w1, &err) == PJ_OK && w && w == w1,
+	   "weights_for: an HF expert gets its own slice (stack size from the entry)");
+	ok(pj_imatrix_weights_for(&im, "blk.0.ffn_down_exps.weight", 3, 2, 1, &w, &err) == PJ_OK && w == w1,
+	   "weights_for: a GGUF stacked tensor, matrix by matrix");
+	ok(pj_imatrix_weights_for(&im, "model.layers.0.mlp.experts.2.down_proj.weight", 3, 1, 0, &w, &err) ==
+	   PJ_EUSAGE && strstr(err.msg, "experts.2"), "weights_for: an expert past the stack is refused: %s", err.msg);
+	ok(pj_imatrix_weights_for(&im, "model.layers.0.self_attn.q_proj.weight", 5, 1, 0, &w, &err) == PJ_OK && !w,
+	   "weights_for: an HF tensor its mapped entry does not fit is unweighted");
+	ok(pj_imatrix_weights_for(&im, "model.layers.9.self_attn.q_proj.weight", 4, 1, 0, &w, &err) == PJ_OK && !w &&
+	   pj_imatrix_weights_for(&im, "model.norm.weight", 4, 1, 0, &w, &err) == PJ_OK && !w,
+	   "weights_for: no entry, no weights");
 	pj_imatrix_free(&im);
 	free(path);
 }
@@ -382,6 +396,9 @@ static void test_fp8_block_scales(void)
 	   "wrong scale_inv shape refused: %s", err.msg);
 	st = pj_convert_fp8_block_scaled(PJ_DT_BF16, w, PJ_DT_F32, scale, 6, R, C, B, 0, R, out, "w", &err);
 	ok(st == PJ_EUSAGE, "block scales only for FP8 sources");
+	ok(pj_convert_fp8_block_of(R, C, BR, BC) == 128 && pj_convert_fp8_block_of(4, 256, 1, 1) == 256 &&
+	   pj_convert_fp8_block_of(64, 64, 2, 2) == 32 && pj_convert_fp8_block_of(R, C, 5, 1) == 0,
+	   "block size read off the shapes: 128 first, else the smallest that fits");
 }
 
 static void test_requant_source(void)

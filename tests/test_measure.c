@@ -4,8 +4,10 @@
  * check the arithmetic against a brute-force computation, importance
  * weighting per expert, thread-count independence, cancellation,
  * non-applicable types and the cache (hit after reopen, corruption
- * detected and rebuilt).  A real tensor of ../shared's llama checks that
- * the errors are ordered as the bit widths say. */
+ * detected and rebuilt), FP8 with block scales (a fixture checkpoint).  A
+ * real tensor of ../shared's llama checks that the errors are ordered as the
+ * bit widths say; an expert of the qwen3moe HF folder, that it is weighted
+ * with its own row of the stacked imatrix entry. */
 #include "config.h"
 
 #include <math.h>
@@ -19,6 +21,9 @@
 
 #include "catalog.h"
 #include "gguf.h"
+#include "model.h"
+#include "synth.h"
+#include "quant/convert.h"
 #include "quant/imatrix.h"
 #include "quant/mcache.h"
 #include "quant/measure.h"
@@ -369,7 +374,8 @@ static void test_threads_na(void)
 	synth_free(&s);
 }
 
-/* FP8: plain is measured; with DeepSeek block scales it is refused (for now). */
+/* FP8: plain is measured, and so is FP8 with block scales: on the values
+ * times their block's scale. */
 static void test_fp8(void)
 {
 	synth s;
@@ -395,8 +401,14 @@ static void test_fp8(void)
 	const pj_mresult *q8 = pj_mtensor_find(&r[0], PJ_DT_Q8_0);
 	ok(r[0].state == PJ_MS_DONE && q8 && q8->state == PJ_MS_DONE && q8->rel_err > 0 && q8->rel_err < 1e-3,
 	   "plain F8_E4M3 source measured (Q8_0 %.2e)", q8 ? q8->rel_err : NAN);
-	ok(r[1].state == PJ_MS_ERROR && strstr(r[1].reason, "scale_inv") && r[1].r[0].state == PJ_MS_ERROR,
-	   "block-scaled FP8 refused, not measured wrong: %s", r[1].reason);
+	static float xs[256 * 4];
+	for (size_t i = 0; i < sizeof w8; i++)
+		xs[i] = pj_fp8_e4m3_to_f32(w8[i]) * scale;   /* one 256-wide block */
+	double mx, rel = brute_rel(PJ_DT_Q8_0, xs, 4, 256, NULL, &mx);
+	const pj_mresult *s8 = pj_mtensor_find(&r[1], PJ_DT_Q8_0);
+	ok(r[1].state == PJ_MS_DONE && s8 && close_rel(s8->rel_err, rel, 1e-9) && s8->max_abs_err == mx &&
+	   mx != q8->max_abs_err, "block-scaled FP8: measured on the scaled values (max err %.3g, unscaled %.3g)",
+	   s8 ? s8->max_abs_err : NAN, q8->max_abs_err);
 	synth_free(&s);
 }
 
@@ -583,6 +595,142 @@ static void test_cache(void)
 	synth_free(&s);
 }
 
+/* A checkpoint as DeepSeek-V3 is released: FP8 E4M3 weights with 128x128
+ * weight_scale_inv blocks, written by the fixture generator (synth.c) and
+ * given a different scale per block.  Measured errors equal those of the
+ * rows decoded by hand (each value times its block's scale); the scales
+ * are part of the cache key. */
+static const char F8_CONFIG[] =
+	"{\"architectures\":[\"LlamaForCausalLM\"],\"model_type\":\"llama\",\"hidden_size\":256,"
+	"\"intermediate_size\":320,\"num_hidden_layers\":1,\"num_attention_heads\":4,\"num_key_value_heads\":2,"
+	"\"vocab_size\":512,\"max_position_embeddings\":256,\"rms_norm_eps\":1e-5,\"torch_dtype\":\"bfloat16\"}";
+
+/* Writes new scales (k picks the pattern) straight into the file. */
+static bool set_scales(pj_model *m, const pj_tensor *sc, int k)
+{
+	const int64_t n = pj_tensor_nelem(sc);
+	float *v = pj_xmalloc((size_t)n * sizeof *v);
+	for (int64_t i = 0; i < n; i++)
+		v[i] = ldexpf(1.0f + 0.125f * (float)(i % 5), (int)((i * 3 + k) % 7) - 3);
+	FILE *f = fopen(m->cat.files[sc->file].path, "r+b");
+	bool good = f && fseek(f, (long)sc->offset, SEEK_SET) == 0 && fwrite(v, 4, (size_t)n, f) == (size_t)n;
+	if (f)
+		good &= fclose(f) == 0;
+	free(v);
+	return good;
+}
+
+/* The weight decoded by hand: E4M3 value times its block's F32 scale. */
+static float *fp8_by_hand(pj_model *m, const pj_tensor *t, const pj_tensor *sc)
+{
+	pj_error err = { 0 };
+	const uint8_t *w = pj_catalog_data(&m->cat, t, &err);
+	const float *s = pj_catalog_data(&m->cat, sc, &err);
+	const int64_t cols = t->ne[0], rows = t->ne[1], scols = sc->ne[0];
+	float *x = pj_xmalloc((size_t)(rows * cols) * sizeof *x);
+	for (int64_t r = 0; r < rows; r++)
+		for (int64_t c = 0; c < cols; c++) {
+			float sv;
+			memcpy(&sv, &s[(r / 128) * scols + c / 128], sizeof sv);
+			x[r * cols + c] = pj_fp8_e4m3_to_f32(w[r * cols + c]) * sv;
+		}
+	return x;
+}
+
+static pj_model *open_fixture(const char *cfg, const char *out, bool write)
+{
+	pj_error err = { 0 };
+	pj_model *m = NULL;
+	const pj_synth_opts so = { .format = PJ_SYNTH_HF, .shards = 1, .dtype = "F8_E4M3", .seed = 7 };
+	if ((write && pj_synth_write(cfg, out, &so, &err) != PJ_OK) || pj_model_open(out, &m, &err) != PJ_OK) {
+		tap_diag("FP8 fixture: %s", err.msg);
+		return NULL;
+	}
+	return m;
+}
+
+static void test_fp8_fixture(void)
+{
+	char dir[] = "/tmp/pj-measure-f8.XXXXXX", cfg[64], out[64], cdir[64], cmd[128];
+	if (!mkdtemp(dir))
+		abort();
+	snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+	snprintf(out, sizeof out, "%s/model", dir);
+	snprintf(cdir, sizeof cdir, "%s/cache", dir);
+	FILE *f = fopen(cfg, "w");
+	fputs(F8_CONFIG, f);
+	fclose(f);
+	static const char *const names[2] = { "model.layers.0.mlp.gate_proj.weight",   /* 256 x 320: edge rows */
+	                                      "model.layers.0.mlp.down_proj.weight" }; /* 320 x 256: edge columns */
+	const pj_dtype types[] = { PJ_DT_Q8_0, PJ_DT_Q4_K, PJ_DT_IQ4_NL, PJ_DT_Q4_0 };
+	pj_measure_opts o = { .types = types, .n_types = 4 };
+	pj_model *m = open_fixture(cfg, out, true);
+	const pj_tensor *t[2] = { NULL, NULL }, *sc[2] = { NULL, NULL };
+	size_t order[2];
+	for (int i = 0; m && i < 2; i++) {
+		char sn[96];
+		snprintf(sn, sizeof sn, "%s_scale_inv", names[i]);
+		t[i] = pj_catalog_find(&m->cat, names[i]);
+		sc[i] = pj_catalog_find(&m->cat, sn);
+		order[i] = t[i] ? (size_t)(t[i] - m->cat.t) : 0;
+	}
+	if (!ok(m && t[0] && t[1] && sc[0] && sc[1] && t[0]->dtype == PJ_DT_F8_E4M3 && sc[0]->ne[0] == 2 &&
+	        sc[0]->ne[1] == 3 && set_scales(m, sc[0], 0) && set_scales(m, sc[1], 1),
+	        "FP8 fixture with 128x128 block scales written, scales varied per block")) {
+		pj_model_close(m);
+		goto out;
+	}
+	pj_model_close(m);   /* reopened: the data is mapped after the scales were written */
+	m = open_fixture(cfg, out, false);
+	pj_mtensor r[2];
+	pj_measure_counts cnt;
+	char *warn = cached_run(cdir, &m->cat, order, 2, &o, r, &cnt);
+	free(warn);
+	int bad = 0, done = 0;
+	for (int i = 0; i < 2; i++) {
+		const pj_tensor *ti = &m->cat.t[order[i]];
+		char sn[96];
+		snprintf(sn, sizeof sn, "%s_scale_inv", names[i]);
+		float *x = fp8_by_hand(m, ti, pj_catalog_find(&m->cat, sn));
+		for (int k = 0; k < 4; k++) {
+			double mx, rel = brute_rel(types[k], x, ti->ne[1], ti->ne[0], NULL, &mx);
+			if (isnan(rel) && r[i].r[k].state == PJ_MS_NA)
+				continue;   /* Q4_K of 320 columns */
+			done++;
+			if (r[i].r[k].state != PJ_MS_DONE || !close_rel(r[i].r[k].rel_err, rel, 1e-9) ||
+			    r[i].r[k].max_abs_err != mx) {
+				bad++;
+				tap_diag("%s %s: %.12g vs by hand %.12g, max %.9g vs %.9g (%s)", names[i],
+				         pj_dtype_name(types[k]), r[i].r[k].rel_err, rel, r[i].r[k].max_abs_err, mx,
+				         r[i].r[k].reason);
+			}
+		}
+		free(x);
+	}
+	ok(r[0].state == PJ_MS_DONE && r[1].state == PJ_MS_DONE && done == 7 && bad == 0,
+	   "block-scaled FP8: %d errors equal those of the rows decoded by hand, %d differ", done, bad);
+	ok(r[0].stats.state == PJ_TS_DONE && r[0].stats.n == 256 * 320, "statistics over the scaled values");
+	pj_model_close(m);
+
+	/* same weight bytes, other scales: other values, so no cache hit */
+	m = open_fixture(cfg, out, false);
+	pj_mtensor r2[2];
+	bool wrote = set_scales(m, pj_catalog_find(&m->cat, "model.layers.0.mlp.down_proj.weight_scale_inv"), 3);
+	pj_model_close(m);
+	m = open_fixture(cfg, out, false);
+	warn = cached_run(cdir, &m->cat, order, 2, &o, r2, &cnt);
+	free(warn);
+	ok(wrote && cnt.cached == 4 && cnt.computed == 3 && r2[0].r[0].rel_err == r[0].r[0].rel_err &&
+	   r2[1].r[0].max_abs_err != r[1].r[0].max_abs_err,
+	   "cache: new scales miss (%llu computed), the unchanged tensor hits (%llu cached)",
+	   (unsigned long long)cnt.computed, (unsigned long long)cnt.cached);
+	pj_model_close(m);
+out:
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		tap_diag("could not remove %s", dir);
+}
+
 /* ---- a real tensor ---------------------------------------------------------------- */
 
 static void test_real(const char *shared)
@@ -641,6 +789,90 @@ out:
 	pj_catalog_free(&cat);
 }
 
+/* qwen3moe as an HF folder: each expert is its own tensor there, while the
+ * imatrix (made from the GGUF) has one stacked entry per layer with a row
+ * per expert.  Expert 5's measured error equals one computed by hand with
+ * the weights read straight from imatrix.gguf: in_sum2 row 5 / counts[5]. */
+static float *expert_weights(const char *path, const char *entry, int expert, int64_t ne0)
+{
+	pj_catalog cat;
+	pj_gguf g;
+	pj_error err = { 0 };
+	float *w = NULL;
+	pj_catalog_init(&cat);
+	if (pj_gguf_open(path, &g, &cat, &err) != PJ_OK) {
+		tap_diag("%s: %s", path, err.msg);
+		pj_catalog_free(&cat);
+		return NULL;
+	}
+	char n1[128], n2[128];
+	snprintf(n1, sizeof n1, "%s.in_sum2", entry);
+	snprintf(n2, sizeof n2, "%s.counts", entry);
+	const pj_tensor *ts = pj_catalog_find(&cat, n1), *tc = pj_catalog_find(&cat, n2);
+	const float *sum = ts ? pj_catalog_data(&cat, ts, &err) : NULL;
+	const float *cnt = tc ? pj_catalog_data(&cat, tc, &err) : NULL;
+	if (sum && cnt && ts->ne[0] == ne0 && cnt[expert] > 0) {
+		w = pj_xmalloc((size_t)ne0 * sizeof *w);
+		for (int64_t c = 0; c < ne0; c++)
+			w[c] = sum[expert * ne0 + c] / cnt[expert];
+	}
+	pj_gguf_free(&g);
+	pj_catalog_free(&cat);
+	return w;
+}
+
+static void test_hf_experts(const char *shared)
+{
+	char path[4096];
+	pj_error err = { 0 };
+	pj_model *m = NULL;
+	pj_imatrix im;
+	snprintf(path, sizeof path, "%s/models/qwen3moe", shared);
+	if (!ok(pj_model_open(path, &m, &err) == PJ_OK, "qwen3moe HF folder opens (%s)", err.msg))
+		return;
+	snprintf(path, sizeof path, "%s/golden/qwen3moe/imatrix.gguf", shared);
+	if (!ok(pj_imatrix_load(path, &im, &err) == PJ_OK, "qwen3moe imatrix (%s)", err.msg)) {
+		pj_model_close(m);
+		return;
+	}
+	const char *name = "model.layers.1.mlp.experts.5.down_proj.weight";
+	const pj_tensor *t = pj_catalog_find(&m->cat, name);
+	const int64_t ne0 = t ? t->ne[0] : 0, rows = t ? t->ne[1] : 0;
+	float *w5 = expert_weights(path, "blk.1.ffn_down_exps.weight", 5, ne0);
+	float *w0 = expert_weights(path, "blk.1.ffn_down_exps.weight", 0, ne0);
+	if (!ok(t && t->dtype == PJ_DT_BF16 && w5 && w0, "%s (BF16) and its imatrix rows", name))
+		goto out;
+	const uint16_t *raw = pj_catalog_data(&m->cat, t, &err);
+	float *x = pj_xmalloc((size_t)(ne0 * rows) * sizeof *x);
+	for (int64_t i = 0; i < ne0 * rows; i++)
+		x[i] = pj_bf16_to_f32(raw[i]);
+	const pj_dtype types[] = { PJ_DT_Q4_K, PJ_DT_IQ4_XS, PJ_DT_IQ3_XXS, PJ_DT_Q2_K };
+	pj_measure_opts o = { .types = types, .n_types = 4, .imatrix = &im };
+	size_t order = (size_t)(t - m->cat.t);
+	pj_mtensor r;
+	run(&m->cat, &order, 1, &o, 2, &r, NULL);
+	int bad = 0, other = 0;
+	for (int k = 0; k < 4; k++) {
+		double mx, mx0, rel = brute_rel(types[k], x, rows, ne0, w5, &mx);
+		double rel0 = brute_rel(types[k], x, rows, ne0, w0, &mx0);
+		if (r.r[k].state != PJ_MS_DONE || !r.r[k].weighted || !close_rel(r.r[k].rel_err, rel, 1e-9) ||
+		    r.r[k].max_abs_err != mx) {
+			bad++;
+			tap_diag("%s: %.12g vs by hand %.12g, max %.9g vs %.9g (%s)", pj_dtype_name(types[k]), r.r[k].rel_err,
+			         rel, r.r[k].max_abs_err, mx, r.r[k].reason);
+		}
+		other += !close_rel(rel0, rel, 1e-6);
+	}
+	ok(r.weighted && bad == 0, "HF expert 5: weighted errors equal the hand computation with expert 5's imatrix row");
+	is_int(other, 4, "expert 0's row would give other errors (the slice matters)");
+	free(x);
+out:
+	free(w5);
+	free(w0);
+	pj_imatrix_free(&im);
+	pj_model_close(m);
+}
+
 int main(void)
 {
 	test_defaults();
@@ -649,10 +881,12 @@ int main(void)
 	test_fp8();
 	test_cancel();
 	test_cache();
+	test_fp8_fixture();
 	const char *shared = tap_shared_dir();
-	if (shared)
+	if (shared) {
 		test_real(shared);
-	else
+		test_hf_experts(shared);
+	} else
 		skip("../shared absent: real-tensor error ordering and imatrix checks not run");
 	return done_testing();
 }

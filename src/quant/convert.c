@@ -236,3 +236,21 @@ pj_status pj_convert_fp8_block_scaled(pj_dtype t, const void *w, pj_dtype scale_
 	}
 	return PJ_OK;
 }
+
+static bool grid_fits(int64_t rows, int64_t cols, int64_t srows, int64_t scols, int64_t b)
+{
+	return (rows + b - 1) / b == srows && (cols + b - 1) / b == scols;
+}
+
+int64_t pj_convert_fp8_block_of(int64_t rows, int64_t cols, int64_t srows, int64_t scols)
+{
+	if (rows < 1 || cols < 1 || srows < 1 || scols < 1)
+		return 0;
+	if (grid_fits(rows, cols, srows, scols, 128))
+		return 128;
+	const int64_t most = rows > cols ? rows : cols;
+	for (int64_t b = 1; b <= most; b++)
+		if (grid_fits(rows, cols, srows, scols, b))
+			return b;
+	return 0;
+}

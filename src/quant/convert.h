@@ -54,5 +54,9 @@ pj_status pj_convert_fp8_block_scaled(pj_dtype t, const void *w, pj_dtype scale_
                                       uint64_t scale_n, int64_t rows, int64_t cols, int64_t block,
                                       int64_t row0, int64_t nrows, float *dst, const char *what,
                                       pj_error *err);
+/* The block size of a scale grid of srows x scols for a rows x cols weight:
+ * 128 (DeepSeek-V3's) when it fits, else the smallest that fits (a grid
+ * alone does not always pin it down); 0 when none does. */
+int64_t pj_convert_fp8_block_of(int64_t rows, int64_t cols, int64_t srows, int64_t scols);
 
 #endif

@@ -427,3 +427,25 @@ pj_status pj_imatrix_weights_any(const pj_imatrix *im, const char *name, int64_t
 		return pj_fail(err, PJ_EUSAGE, "%s: expert %d of a stack of %lld", name, expert, (long long)n_experts);
 	return pj_imatrix_weights(im, g, ne0, n_experts, expert, out, err);
 }
+
+pj_status pj_imatrix_weights_for(const pj_imatrix *im, const char *name, int64_t ne0, int64_t ne2, int64_t i2,
+                                 const float **out, pj_error *err)
+{
+	*out = NULL;
+	if (!im || pj_imatrix_find(im, name))
+		return pj_imatrix_weights(im, name, ne0, ne2, i2, out, err);
+	char g[512];
+	int expert;
+	if (!pj_imatrix_hf_to_gguf(name, g, sizeof g, &expert))
+		return PJ_OK;
+	const pj_imatrix_entry *e = pj_imatrix_find(im, g);
+	const int64_t vals = e ? e->n_per_row * e->n_mats : 0;
+	if (!e || ne0 <= 0 || vals % ne0)
+		return PJ_OK;
+	if (expert < 0)
+		return vals == ne0 * ne2 ? pj_imatrix_weights(im, g, ne0, ne2, i2, out, err) : PJ_OK;
+	if (ne2 != 1 || i2 != 0 || expert >= vals / ne0)
+		return pj_fail(err, PJ_EUSAGE, "%s: expert %d of a stack of %lld in %s", name, expert,
+		               (long long)(vals / ne0), g);
+	return pj_imatrix_weights(im, g, ne0, vals / ne0, expert, out, err);
+}

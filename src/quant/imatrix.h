@@ -105,5 +105,13 @@ bool pj_imatrix_hf_to_gguf(const char *hf, char *out, size_t outsz, int *expert)
  * n_experts is the stack size of that entry (ignored for non-expert names). */
 pj_status pj_imatrix_weights_any(const pj_imatrix *im, const char *name, int64_t ne0, int64_t n_experts,
                                  const float **out, pj_error *err);
+/* pj_imatrix_weights for matrix i2 of ne2 of a tensor under its GGUF name,
+ * or under an HF name mapped to its GGUF entry: one expert of a stacked
+ * entry (its own slice; the stack size is the entry's values / ne0) when
+ * the HF name names an expert.  An HF tensor whose mapped entry does not
+ * fit it (e.g. DeepSeek's kv_b_proj, split in the GGUF) gets NULL: its
+ * entry belongs to another layout. */
+pj_status pj_imatrix_weights_for(const pj_imatrix *im, const char *name, int64_t ne0, int64_t ne2, int64_t i2,
+                                 const float **out, pj_error *err);
 
 #endif

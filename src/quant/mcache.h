@@ -3,8 +3,9 @@
  * Measuring a tensor costs a quantize + dequantize per candidate type, so
  * results are kept across runs, keyed by what they depend on and nothing
  * else:
- *   tensor key = SHA-256(format version, SHA-256 of the tensor's raw bytes,
- *                        dtype, shape)
+ *   tensor key = SHA-256(format version, SHA-256 of the tensor's raw bytes
+ *                        (then, for block-scaled FP8, its scales' bytes and
+ *                        block size), dtype, shape)
  *   result key = SHA-256(format version, tensor key, candidate type,
  *                        SHA-256 of the importance weights used, or "none")
  * The tensor name and the model's path are not part of the key: a renamed

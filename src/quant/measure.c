@@ -80,6 +80,9 @@ typedef struct mwork {
 	int64_t next_chunk, chunks_done; /* job lock */
 	size_t row_bytes;
 	const uint8_t *data;
+	const pj_tensor *scale;        /* block-scaled FP8: W_scale_inv, else NULL */
+	const uint8_t *sdata;
+	int64_t block;                 /* ... and its block size */
 	const float **wt;              /* per-matrix importance weights, or NULL */
 	uint32_t todo;                 /* candidates to compute */
 	bool stats_cached, have_key, have_imsha;
@@ -153,7 +156,11 @@ static bool decodable(pj_dtype t, int64_t ne0)
 static void convert_rows(const pj_tensor *t, const mwork *w, int64_t row0, int64_t nr, float *x)
 {
 	const uint8_t *src = w->data + (size_t)row0 * w->row_bytes;
-	if (pj_convert_supported(t->dtype))
+	if (w->scale)   /* checked by load_scales */
+		pj_convert_fp8_block_scaled(t->dtype, w->data, w->scale->dtype, w->sdata,
+		                            (uint64_t)pj_tensor_nelem(w->scale), w->nrows, w->ne0, w->block, row0, nr, x,
+		                            t->name, NULL);
+	else if (pj_convert_supported(t->dtype))
 		pj_convert_f32(t->dtype, src, x, (size_t)(nr * w->ne0));
 	else
 		pj_dequantize_rows(t->dtype, src, x, nr, w->ne0, NULL);
@@ -237,7 +244,8 @@ static pj_status load_weights(const pj_measure_job *j, mwork *w, const pj_tensor
 		return PJ_OK;
 	const float **wt = pj_xcalloc((size_t)w->nmat, sizeof *wt);
 	for (int64_t m = 0; m < w->nmat; m++) {
-		pj_status st = pj_imatrix_weights(j->im, t->name, w->ne0, w->nmat, m, &wt[m], err);
+		/* HF names too: an HF expert gets its own slice of the stacked entry */
+		pj_status st = pj_imatrix_weights_for(j->im, t->name, w->ne0, w->nmat, m, &wt[m], err);
 		if (st != PJ_OK || !wt[m]) {
 			free(wt);
 			return st;
@@ -297,6 +305,13 @@ static bool hash_tensor(pj_measure_job *j, mwork *w, const pj_tensor *t)
 		size_t m = t->nbytes - off < HASH_STEP ? (size_t)(t->nbytes - off) : HASH_STEP;
 		pj_sha256_update(&s, w->data + off, m);
 		count(&j->bytes_hashed, m);
+	}
+	if (w->scale) {
+		/* the scales are part of the values measured */
+		const int64_t b = w->block;
+		pj_sha256_update(&s, w->sdata, (size_t)w->scale->nbytes);
+		pj_sha256_update(&s, &b, sizeof b);
+		count(&j->bytes_hashed, w->scale->nbytes);
 	}
 	pj_sha256_final(&s, sha);
 	pj_mcache_tensor_key(sha, t->dtype, t->n_dims, t->ne, w->tkey);
@@ -408,14 +423,29 @@ static pj_tstats whole_stats(const mwork *w)
 	return s;
 }
 
-/* DeepSeek-style FP8: W comes with W_scale_inv, one scale per 128x128 block. */
-static bool block_scaled_fp8(const pj_catalog *cat, const pj_tensor *t)
+/* DeepSeek-style FP8: W comes with W_scale_inv, one scale per block
+ * (128x128 in DeepSeek-V3); the block size is read off the two shapes. */
+static pj_status load_scales(pj_measure_job *j, mwork *w, const pj_tensor *t, pj_error *err)
 {
 	if (t->dtype != PJ_DT_F8_E4M3 && t->dtype != PJ_DT_F8_E5M2)
-		return false;
+		return PJ_OK;
 	char name[512];
 	snprintf(name, sizeof name, "%s_scale_inv", t->name);
-	return pj_catalog_find(cat, name) != NULL;
+	const pj_tensor *sc = pj_catalog_find(j->cat, name);
+	if (!sc)
+		return PJ_OK;
+	if (t->n_dims != 2 || sc->n_dims > 2)
+		return pj_fail(err, PJ_EUNSUPPORTED, "%s: block scales for a %d-D FP8 tensor", t->name, t->n_dims);
+	w->block = pj_convert_fp8_block_of(w->nrows, w->ne0, sc->n_dims == 2 ? sc->ne[1] : 1, sc->ne[0]);
+	if (!w->block)
+		return pj_fail(err, PJ_EFORMAT, "%s: %s of %lldx%lld fits no block size", t->name, name,
+		               (long long)sc->ne[0], (long long)(sc->n_dims == 2 ? sc->ne[1] : 1));
+	if (!(w->sdata = pj_catalog_data(j->cat, sc, err)))
+		return err->code ? err->code : PJ_EIO;
+	w->scale = sc;
+	/* no rows: checks the scale type and count once */
+	return pj_convert_fp8_block_scaled(t->dtype, w->data, sc->dtype, w->sdata, (uint64_t)pj_tensor_nelem(sc),
+	                                   w->nrows, w->ne0, w->block, 0, 0, NULL, t->name, err);
 }
 
 enum prep_outcome { PREP_PUBLISH, PREP_CHUNKS, PREP_CANCELLED };
@@ -439,15 +469,11 @@ static enum prep_outcome prep(pj_measure_job *j, mwork *w, rbuf *rb)
 		tensor_error(w, msg);
 		return PREP_PUBLISH;
 	}
-	if (block_scaled_fp8(j->cat, t)) {
-		/* decoding without the scales would measure the wrong tensor */
-		tensor_error(w, "FP8 with *_scale_inv block scales: not measured yet");
-		return PREP_PUBLISH;
-	}
 	uint64_t rb_u64 = 0;
 	pj_dtype_bytes(t->dtype, (uint64_t)w->ne0, &rb_u64);
 	w->row_bytes = (size_t)rb_u64;
-	if (!(w->data = pj_catalog_data(j->cat, t, &err)) || load_weights(j, w, t, &err) != PJ_OK) {
+	if (!(w->data = pj_catalog_data(j->cat, t, &err)) || load_scales(j, w, t, &err) != PJ_OK ||
+	    load_weights(j, w, t, &err) != PJ_OK) {
 		tensor_error(w, err.msg);
 		return PREP_PUBLISH;
 	}

@@ -7,7 +7,8 @@
  *   rel_err     = sum w (x - q)^2 / sum w x^2
  *   max_abs_err = max |x - q|
  * over the finite elements, where w are the importance matrix's per-column
- * weights for that tensor (each expert's own slice for stacked experts) and
+ * weights for that tensor (each expert's own slice for stacked experts; an
+ * HF per-expert tensor gets its row of the GGUF name's stacked entry) and
  * 1 when there is no importance matrix or no entry for the tensor.  The same
  * weights go to the quantizer for the types that use them, as llama.cpp
  * does.  Per-tensor statistics (stats.h: max |x|, outlier fraction, NaN and
@@ -25,13 +26,15 @@
  * IQ1_M, which llama-quantize refuses), or that cannot take the tensor's
  * NaN/Inf values are reported "not applicable" with the reason; fallbacks
  * are the plan's business.  Already quantized sources are dequantized first
- * (a requantization); DeepSeek-style FP8 with *_scale_inv block scales is
- * refused for now (decoding it without the scales would measure a different
- * tensor).
+ * (a requantization: the error is measured against the dequantized values,
+ * not the lost original).  DeepSeek-style FP8 with a `<W>_scale_inv` tensor
+ * is measured on the values times their block's scale (block size read off
+ * the two shapes, pj_convert_fp8_block_of), as the export converts it.
  *
  * With a cache (mcache.h) a tensor's raw bytes are hashed first - a full
  * read of the tensor, on the worker threads, about as costly as one
- * conversion pass - and results found in the cache are not recomputed. */
+ * conversion pass - and results found in the cache are not recomputed.
+ * Block scales and their block size are hashed with the weight's bytes. */
 #ifndef PJ_MEASURE_H
 #define PJ_MEASURE_H
 
