@@ -1,7 +1,8 @@
 #!/bin/sh
 # tui.sh - the interactive browser, driven through tmux: navigation, MoE
-# experts, help, resize, quitting, monochrome, the stats job (cancel while
-# running, keys stay live) and terminal restoration on exit and on signals.
+# experts, help, resize, quitting, monochrome, requantization warnings for a
+# quantized GGUF, the stats job (cancel while running, keys stay live) and
+# terminal restoration on exit and on signals.
 # Every screen check waits for its text (up to ~5 s), so a slow machine or a
 # sanitizer build does not make the test flaky.
 . "$PJ_SRCDIR/tests/lib.sh"
@@ -187,6 +188,18 @@ step_until "ffn_gate_exps[0]" Down; ok $? "* expands a layer fully: stacked tens
 step_until "[expert 7]" Down; ok $? "slices of expert 7 reachable; detail names the stacked tensor and expert"
 screen | grep -q "expert 7 of 256x256x8"; ok $? "slice detail gives the stacked shape in ggml order"
 keys q; wait_dead
+
+# ---- an already quantized GGUF: the header and the detail pane warn -------------
+if "$PJ" --batch --pure Q8_0 -o "$T/q8.gguf" "$MOE/gguf/qwen3moe-BF16.gguf" >/dev/null 2>&1; then
+	start 100 30 -- "$T/q8.gguf"
+	wait_for "warning: the plan requantizes"; ok $? "Q8_0 GGUF: the header warns that the plan requantizes"
+	keys ']' '*'
+	step_until "stored as Q8_0: Q4_K dequantizes it" Down
+	ok $? "Q8_0 GGUF: the detail pane of a requantized tensor says so"
+	keys q; wait_dead
+else
+	ok 1 "a Q8_0 GGUF of qwen3moe written (--batch --pure Q8_0)"
+fi
 
 # ---- a slow job: keys stay live, cancel marks partial results ------------------
 # 8 GiB of F32 zeros in a sparse file: seconds of work for one thread even

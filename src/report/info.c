@@ -16,6 +16,7 @@
 
 #include "model/dtype.h"
 #include "model/roles.h"
+#include "quant/convert.h"
 #include "quant/presets.h"
 
 /* Size estimates shown in --info: the three targets a user weighs first. */
@@ -176,6 +177,75 @@ static const char *format_name(const pj_model *m)
 	return m->format == PJ_FMT_GGUF ? "gguf" : "hf-safetensors";
 }
 
+/* ---- requantization -------------------------------------------------------- */
+
+void pj_requant_count(const pj_catalog *cat, const pj_plan *p, pj_requant *out)
+{
+	memset(out, 0, sizeof *out);
+	for (size_t i = 0; i < cat->n; i++) {
+		const pj_dtype d = cat->t[i].dtype;
+		if (!pj_convert_is_requant(d) || (unsigned)d >= PJ_DT_COUNT)
+			continue;
+		out->n_quantized++;
+		out->by_type[d]++;
+	}
+	for (size_t i = 0; p && i < p->n; i++) {
+		const pj_plan_entry *e = &p->e[i];
+		const pj_dtype d = e->t->dtype;
+		if (e->type == d || !pj_convert_is_requant(d) || (unsigned)d >= PJ_DT_COUNT)
+			continue;
+		out->n_requant++;
+		out->requant_by_type[d]++;
+	}
+}
+
+const char *pj_requant_types(const size_t *by, char *buf, size_t len)
+{
+	size_t off = 0;
+	buf[0] = 0;
+	for (unsigned d = 0; d < PJ_DT_COUNT && off < len; d++)
+		if (by[d])
+			off += (size_t)snprintf(buf + off, len - off, "%s%s x%zu", off ? ", " : "",
+			                        pj_dtype_name((pj_dtype)d), by[d]);
+	return buf;
+}
+
+const char *pj_requant_warning(const pj_requant *r, char *buf, size_t len)
+{
+	char types[160];
+	buf[0] = 0;
+	if (r->n_requant)
+		snprintf(buf, len,
+		         "the plan requantizes %zu already quantized tensor%s (%s): each is dequantized and quantized again, "
+		         "and the errors compound - start from the original BF16/F16 weights when you have them",
+		         r->n_requant, r->n_requant == 1 ? "" : "s",
+		         pj_requant_types(r->requant_by_type, types, sizeof types));
+	else if (r->n_quantized)
+		snprintf(buf, len,
+		         "%zu tensor%s already quantized (%s): kept in their type they are copied, any other type "
+		         "requantizes them (dequantized and quantized again: the errors compound)",
+		         r->n_quantized, r->n_quantized == 1 ? " is" : "s are",
+		         pj_requant_types(r->by_type, types, sizeof types));
+	return buf;
+}
+
+/* What the auto preset's plan would requantize (the plan only when there is
+ * something quantized: it costs a pass over the tensors). */
+static void requant_auto(const pj_model *m, pj_requant *r, char *preset, size_t len)
+{
+	pj_requant_count(&m->cat, NULL, r);
+	snprintf(preset, len, "auto");
+	if (!r->n_quantized)
+		return;
+	pj_plan p;
+	pj_error err = { 0 };
+	if (pj_plan_init(&p, m, "auto", false, &err) != PJ_OK)
+		return;
+	pj_requant_count(&m->cat, &p, r);
+	snprintf(preset, len, "auto (%s)", p.preset ? p.preset->name : pj_plan_ftype_name(&p));
+	pj_plan_free(&p);
+}
+
 /* ---- text ---------------------------------------------------------------- */
 
 void pj_info_print_text(FILE *out, const pj_model *m)
@@ -237,6 +307,13 @@ void pj_info_print_text(FILE *out, const pj_model *m)
 		human_bytes(c.scale_bytes, b1, sizeof b1);
 		fprintf(out, "              (%s of block-scale tensors (FP8 weight_scale_inv, MXFP4 scales) are not parameters: they belong to the weights)\n", b1);
 	}
+	pj_requant rq;
+	char rq_types[160], rq_preset[64], rq_warn[400];
+	requant_auto(m, &rq, rq_preset, sizeof rq_preset);
+	if (rq.n_quantized)
+		fprintf(out, "Quantized:    %zu of %zu tensors are stored quantized (%s); preset %s requantizes %zu of them\n",
+		        rq.n_quantized, m->cat.n, pj_requant_types(rq.by_type, rq_types, sizeof rq_types), rq_preset,
+		        rq.n_requant);
 
 	fprintf(out, "\nKV cache at F16: %" PRIu64 " bytes per token (before sliding-window caps)\n",
 	        a->kv_bytes_per_token_f16);
@@ -279,6 +356,8 @@ void pj_info_print_text(FILE *out, const pj_model *m)
 		fprintf(out, "\nNote: %s\n", gguf_expert_note);
 	for (size_t i = 0; i < m->n_warnings; i++)
 		fprintf(out, "Warning: %s\n", m->warnings[i]);
+	if (rq.n_quantized)
+		fprintf(out, "Warning: %s\n", pj_requant_warning(&rq, rq_warn, sizeof rq_warn));
 	free(c.rows);
 }
 
@@ -418,12 +497,29 @@ void pj_info_print_json(FILE *out, const pj_model *m)
 		cJSON_AddItemToArray(at, o);
 	}
 
+	pj_requant rq;
+	char rq_preset[64], rq_warn[400];
+	requant_auto(m, &rq, rq_preset, sizeof rq_preset);
+	cJSON *re = cJSON_AddObjectToObject(root, "requant");
+	add_u64(re, "quantized_tensors", rq.n_quantized);
+	cJSON *rb = cJSON_AddObjectToObject(re, "by_type");
+	add_u64(re, "auto_requantizes", rq.n_requant);
+	cJSON *ra = cJSON_AddObjectToObject(re, "auto_requantizes_by_type");
+	for (unsigned d = 0; d < PJ_DT_COUNT; d++) {
+		if (rq.by_type[d])
+			add_u64(rb, pj_dtype_name((pj_dtype)d), rq.by_type[d]);
+		if (rq.requant_by_type[d])
+			add_u64(ra, pj_dtype_name((pj_dtype)d), rq.requant_by_type[d]);
+	}
+
 	cJSON *notes = cJSON_AddArrayToObject(root, "notes");
 	if ((a->traits & PJ_TRAIT(MOE)) || has_stacked_experts(m))
 		cJSON_AddItemToArray(notes, cJSON_CreateString(gguf_expert_note));
 	cJSON *w = cJSON_AddArrayToObject(root, "warnings");
 	for (size_t i = 0; i < m->n_warnings; i++)
 		cJSON_AddItemToArray(w, cJSON_CreateString(m->warnings[i]));
+	if (rq.n_quantized)
+		cJSON_AddItemToArray(w, cJSON_CreateString(pj_requant_warning(&rq, rq_warn, sizeof rq_warn)));
 
 	char *s = cJSON_Print(root);
 	fputs(s, out);

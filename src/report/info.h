@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "model/model.h"
+#include "quant/plan.h"
 
 #define PJ_INFO_SCHEMA_VERSION 1
 
@@ -18,5 +19,27 @@ void pj_info_print_json(FILE *out, const pj_model *m);
 uint64_t pj_info_estimate_bytes(const pj_tensor *t, pj_dtype target);
 /* KV-cache bytes at F16 for ctx tokens, sliding-window layers capped. */
 uint64_t pj_info_kv_bytes(const pj_arch *a, int64_t ctx);
+
+/* ---- requantization ---------------------------------------------------------- */
+
+/* Tensors already stored in a ggml quantized type (a llama-quantize GGUF
+ * as the source): a plan that gives them another type dequantizes them and
+ * quantizes again, and the second rounding error adds to the first.  The
+ * batch export warns per tensor; --info and the UI say it with these. */
+typedef struct pj_requant {
+	size_t n_quantized;               /* tensors stored quantized */
+	size_t n_requant;                 /* ... that the plan gives another type */
+	size_t by_type[PJ_DT_COUNT];      /* n_quantized per stored type */
+	size_t requant_by_type[PJ_DT_COUNT];
+} pj_requant;
+
+/* Counts over cat; with a plan (on the same catalog), also what it
+ * requantizes (kept in their own type they are copied, not requantized). */
+void pj_requant_count(const pj_catalog *cat, const pj_plan *p, pj_requant *out);
+/* "Q8_0 x196, Q6_K x1" from a by-type count. */
+const char *pj_requant_types(const size_t *by, char *buf, size_t len);
+/* One line for people: what the plan requantizes, else what is stored
+ * quantized (and that another type would requantize it); "" for neither. */
+const char *pj_requant_warning(const pj_requant *r, char *buf, size_t len);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fmt.h"
+#include "report/info.h"
 #include "views.h"
 
 /* ---- header: what model this is ------------------------------------------ */
@@ -23,12 +24,29 @@ static bool is_moe(const pj_arch *ar)
 	return ar->n_experts > 1;
 }
 
+/* Already quantized tensors in the source, and what the plan requantizes:
+ * counted again only when the plan changed. */
+static const pj_requant *requant_of(pj_app *a)
+{
+	static pj_requant rq;
+	static const pj_session *s;
+	static uint64_t gen;
+	const uint64_t generation = pj_session_plan_generation(a->s);
+	if (s != a->s || gen != generation) {
+		pj_requant_count(&a->m->cat, pj_session_plan(a->s), &rq);
+		s = a->s;
+		gen = generation;
+	}
+	return &rq;
+}
+
 static void header_draw(pj_app *a, pj_rect r)
 {
 	const pj_model *m = a->m;
 	const pj_arch *ar = &m->arch;
 	char line[768], sum[160], b1[32], b2[32], b3[32], b4[32];
 	size_t off;
+	const pj_requant *rq = NULL;
 
 	/* 1: what the model is. */
 	pj_crt_fill(r.y, r.x, r.w, PJ_C_HEADER);
@@ -60,6 +78,7 @@ static void header_draw(pj_app *a, pj_rect r)
 		pj_stotals t;
 		pj_session_totals(a->s, &t);
 		const pj_plan *p = pj_session_plan(a->s);
+		rq = requant_of(a);
 		char loss[64], kv[64];
 		if (isnan(t.loss_checked))
 			snprintf(loss, sizeof loss, "loss %s%s", t.n_estimated ? "~" : "", pj_fmt_num(t.loss, 8, b3, sizeof b3));
@@ -85,6 +104,12 @@ static void header_draw(pj_app *a, pj_rect r)
 	if (m->n_warnings) {
 		snprintf(line, sizeof line, "warning: %s%s", m->warnings[0], m->n_warnings > 1 ? " (and more)" : "");
 		pj_crt_put(r.y + 2, r.x, r.w, PJ_C_WARN, true, line);
+	} else if (rq && rq->n_quantized) {
+		/* a quantized GGUF as the source: say what the plan does to it */
+		char w[400];
+		snprintf(line, sizeof line, "%s: %s", rq->n_requant ? "warning" : "note",
+		         pj_requant_warning(rq, w, sizeof w));
+		pj_crt_put(r.y + 2, r.x, r.w, rq->n_requant ? PJ_C_WARN : PJ_C_DIM, true, line);
 	} else if (is_moe(ar)) {
 		pj_crt_put(r.y + 2, r.x, r.w, PJ_C_DIM, true,
 		           "MoE: a GGUF stores each layer's experts as one stacked tensor (ffn_*_exps): on export its "

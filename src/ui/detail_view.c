@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fmt.h"
+#include "quant/convert.h"
 #include "views.h"
 
 /* "label  value" lines, the label in the label color. */
@@ -93,6 +94,10 @@ static void plan_detail(pj_app *a, uint32_t ri, lines *L)
 		line(L, "why", PJ_C_NORMAL, "%s", sr.e->reason);
 	if (sr.note[0])
 		line(L, "note", PJ_C_WARN, "%s", sr.note);
+	if (pj_convert_is_requant(t->dtype) && sr.type != t->dtype)
+		line(L, "requant", PJ_C_WARN, "stored as %s: %s dequantizes it and quantizes again - the errors compound "
+		     "(errors below are against the %s values, not the original weights)", pj_dtype_name(t->dtype),
+		     pj_dtype_name(sr.type), pj_dtype_name(t->dtype));
 	if (!sr.quantizable && sr.e && sr.e->kept)
 		line(L, "kept", PJ_C_DIM, "%s", sr.e->kept);
 	if (pj_tensor_stacked(t))
