@@ -4,6 +4,10 @@
  * Tolerances (fp32 on both sides; only summation order differs):
  *   logits of chunk 0, positions 0..127: max |Δlogit| <= 1e-3 * max |logit|
  *   NLL of all 8 chunks x 255 predictions: mean |ΔNLL| <= 1e-3 (and max <= 1e-2)
+ * The matmul kernels (AVX2+FMA where the CPU has it, the baseline one) are
+ * checked against a double-precision product, against each other on a model,
+ * and for a summation order that depends neither on the threads nor on the
+ * tile an element falls in.
  * (The same models' GGUF conversions: test_forward_gguf.c.) */
 #include "config.h"
 
@@ -15,6 +19,7 @@
 #include "model/model.h"
 #include "quant/eval.h"
 #include "quant/forward.h"
+#include "quant/forward_int.h"
 #include "tap.h"
 
 #define CTX 256
@@ -116,20 +121,30 @@ out:
 	pj_model_close(m);
 }
 
+/* Opens shared model `name` and reads its first n reference ids. */
+static bool open_ids(const char *shared, const char *name, size_t n, pj_model **m, int32_t **ids)
+{
+	char dir[4200], p[4400];
+	snprintf(dir, sizeof dir, "%s/models/%s", shared, name);
+	snprintf(p, sizeof p, "%s/reference/eval_ids.i32", dir);
+	*ids = slurp(p, sizeof(int32_t) * n);
+	*m = NULL;
+	pj_error err = { 0 };
+	if (*ids && pj_model_open(dir, m, &err) == PJ_OK)
+		return true;
+	ok(0, "%s opens, with its reference ids", name);
+	free(*ids);
+	return false;
+}
+
 /* The same logits whatever the thread count (rows are split, never sums). */
 static void check_threads(const char *shared)
 {
-	char dir[4200], p[4400];
-	snprintf(dir, sizeof dir, "%s/models/qwen3moe", shared);
-	snprintf(p, sizeof p, "%s/reference/eval_ids.i32", dir);
-	int32_t *ids = slurp(p, sizeof(int32_t) * 64);
-	pj_model *m = NULL;
-	pj_error err = { 0 };
-	if (!ids || pj_model_open(dir, &m, &err) != PJ_OK) {
-		ok(0, "thread independence: model opens");
-		free(ids);
+	pj_model *m;
+	int32_t *ids;
+	if (!open_ids(shared, "qwen3moe", 64, &m, &ids))
 		return;
-	}
+	pj_error err = { 0 };
 	float *out[2] = { NULL, NULL };
 	for (int i = 0; i < 2; i++) {
 		pj_fwd *f = NULL;
@@ -222,6 +237,114 @@ static void check_eval(const char *shared)
 	free(ids);
 }
 
+/* ---- the matmul kernels ---------------------------------------------------------- */
+
+static uint32_t lcg(uint32_t *s)
+{
+	*s = *s * 1664525u + 1013904223u;
+	return *s >> 8;
+}
+
+static float *rnd(size_t n, uint32_t seed)
+{
+	float *v = malloc(sizeof(float) * n);
+	for (size_t i = 0; i < n; i++)
+		v[i] = (float)lcg(&seed) / (float)(1u << 24) * 2.0f - 1.0f;
+	return v;
+}
+
+static const char *const KNAME[] = { "base", "avx2+fma" };
+
+/* y = x . W^T + b on sizes with tails (in % 8 = 5) and edge tiles, 1 and 3
+ * threads; then the same rows again, one token later in the batch. */
+static void check_matmul(void)
+{
+	enum { N = 301, IN = 1541, OUT = 100 };
+	float *x = rnd((size_t)N * IN, 1), *w = rnd((size_t)OUT * IN, 2), *b = rnd(OUT, 3);
+	float *y[3] = { malloc(sizeof(float) * N * OUT), malloc(sizeof(float) * N * OUT),
+	                malloc(sizeof(float) * N * OUT) };
+	pj_fwd f1 = { .threads = 1 }, f3 = { .threads = 3, .pool = pj_pool_new(3, 0) };
+	const fwd_mm_kernel was = fwd_mm_kernel_get();
+	for (int k = FWD_MM_BASE; k <= FWD_MM_AVX2; k++) {
+		fwd_mm_kernel_set((fwd_mm_kernel)k);
+		if (fwd_mm_kernel_get() != (fwd_mm_kernel)k) {
+			skip("matmul avx2+fma: the CPU lacks AVX2/FMA");
+			continue;
+		}
+		fwd_matmul(&f1, x, N, IN, w, b, OUT, y[0], OUT);
+		fwd_matmul(&f3, x, N, IN, w, b, OUT, y[1], OUT);
+		fwd_matmul(&f3, x + IN, N - 1, IN, w, b, OUT, y[2], OUT);
+		/* bound: (terms per lane + reduction) ulps of sum |x w| */
+		double worst = 0;
+		for (size_t t = 0; t < N; t++)
+			for (size_t r = 0; r < OUT; r++) {
+				double ref = b[r], mag = fabs(b[r]);
+				for (size_t i = 0; i < IN; i++) {
+					ref += (double)x[t * IN + i] * w[r * IN + i];
+					mag += fabs((double)x[t * IN + i] * w[r * IN + i]);
+				}
+				const double e = fabs(y[0][t * OUT + r] - ref) / (mag * (IN / 4 + 8) * 0x1p-24);
+				worst = e > worst ? e : worst;
+			}
+		ok(worst <= 1, "matmul %s: %dx%d . %dx%d^T + b within the f32 error bound (%.3f of it)", KNAME[k], N, IN,
+		   OUT, IN, worst);
+		ok(memcmp(y[0], y[1], sizeof(float) * N * OUT) == 0, "matmul %s: 1 and 3 threads bit-identical",
+		   KNAME[k]);
+		ok(memcmp(y[0] + OUT, y[2], sizeof(float) * (N - 1) * OUT) == 0,
+		   "matmul %s: a token's row does not depend on its tile", KNAME[k]);
+		float d = fwd_dot(x, w, IN), d1;
+		fwd_matmul(&f1, x, 1, IN, w, NULL, 1, &d1, 1);
+		ok(d == d1, "matmul %s: fwd_dot sums in the matmul's order", KNAME[k]);
+	}
+	fwd_mm_kernel_set(was);
+	pj_pool_free(f3.pool);
+	for (int i = 0; i < 3; i++)
+		free(y[i]);
+	free(x);
+	free(w);
+	free(b);
+}
+
+/* A whole model with each kernel: the same hidden states up to rounding. */
+static void check_kernels(const char *shared)
+{
+	pj_model *m;
+	int32_t *ids;
+	if (!open_ids(shared, "qwen3", CTX, &m, &ids))
+		return;
+	pj_error err = { 0 };
+	const fwd_mm_kernel was = fwd_mm_kernel_get();
+	float *h[2] = { NULL, NULL };
+	size_t n = 0;
+	for (int k = FWD_MM_BASE; k <= FWD_MM_AVX2; k++) {
+		pj_fwd *f = NULL;
+		fwd_mm_kernel_set((fwd_mm_kernel)k);
+		if (fwd_mm_kernel_get() != (fwd_mm_kernel)k || pj_fwd_open(m, 2, &f, &err) != PJ_OK)
+			break;
+		n = (size_t)CTX * (size_t)pj_fwd_hidden_size(f);
+		h[k] = malloc(sizeof(float) * n);
+		if (pj_fwd_hidden(f, ids, 1, CTX, NULL, h[k], &err) != PJ_OK)
+			tap_diag("%s", err.msg);
+		pj_fwd_free(f);
+	}
+	fwd_mm_kernel_set(was);
+	if (!h[1]) {
+		skip("kernels: the CPU lacks AVX2/FMA: the baseline kernel only");
+	} else {
+		double dmax = 0, hmax = 0;
+		for (size_t i = 0; i < n; i++) {
+			dmax = fmax(dmax, fabs(h[0][i] - h[1][i]));
+			hmax = fmax(hmax, fabs(h[0][i]));
+		}
+		ok(dmax > 0 && dmax <= 1e-4 * hmax, "kernels: qwen3 hidden states, base vs avx2+fma: max |d| %.3g "
+		   "(max |h| %.3g): they differ by rounding only", dmax, hmax);
+	}
+	free(h[0]);
+	free(h[1]);
+	free(ids);
+	pj_model_close(m);
+}
+
 int main(void)
 {
 	const char *shared = tap_shared_dir();
@@ -243,7 +366,10 @@ int main(void)
 			check_model(shared, models[i]);
 	}
 	check_threads(shared);
-	if (!only || !*only)
+	check_matmul();
+	if (!only || !*only) {
+		check_kernels(shared);
 		check_eval(shared);
+	}
 	return done_testing();
 }

@@ -78,60 +78,6 @@ void fwd_par_for(pj_fwd *f, size_t n, fwd_range_fn fn, void *op)
 
 /* ---- kernels ----------------------------------------------------------------------------- */
 
-#define MM_TT 4      /* tokens per tile: one weight row is read once for 4 tokens */
-#define MM_OT 32     /* output rows per tile */
-
-/* Dot products of one weight row with up to 4 token rows; 8 partial sums
- * per row in a fixed order, so the result depends only on the data. */
-static void dot_rows(const float *w, const float *x, size_t ldx, int nt, size_t n, float *res)
-{
-	float acc[MM_TT][8] = { { 0 } };
-	size_t k = 0;
-	for (; k + 8 <= n; k += 8)
-		for (int t = 0; t < nt; t++) {
-			const float *xr = x + (size_t)t * ldx + k;
-			for (int j = 0; j < 8; j++)
-				acc[t][j] += w[k + j] * xr[j];
-		}
-	for (int t = 0; t < nt; t++) {
-		float s = ((acc[t][0] + acc[t][1]) + (acc[t][2] + acc[t][3])) +
-		          ((acc[t][4] + acc[t][5]) + (acc[t][6] + acc[t][7]));
-		for (size_t kk = k; kk < n; kk++)
-			s += w[kk] * x[(size_t)t * ldx + kk];
-		res[t] = s;
-	}
-}
-
-typedef struct mm_op {
-	const float *x, *w, *bias;
-	float *y;
-	size_t n, in, out, ldy, n_tt;
-} mm_op;
-
-static void mm_range(void *arg, size_t i0, size_t i1)
-{
-	const mm_op *o = arg;
-	for (size_t i = i0; i < i1; i++) {
-		const size_t ot = i / o->n_tt, tt = i % o->n_tt;
-		const size_t t0 = tt * MM_TT;
-		const int nt = (int)(o->n - t0 < MM_TT ? o->n - t0 : MM_TT);
-		const size_t o1 = (ot + 1) * MM_OT < o->out ? (ot + 1) * MM_OT : o->out;
-		for (size_t r = ot * MM_OT; r < o1; r++) {
-			float res[MM_TT];
-			dot_rows(o->w + r * o->in, o->x + t0 * o->in, o->in, nt, o->in, res);
-			for (int t = 0; t < nt; t++)
-				o->y[(t0 + (size_t)t) * o->ldy + r] = res[t] + (o->bias ? o->bias[r] : 0.0f);
-		}
-	}
-}
-
-void fwd_matmul(pj_fwd *f, const float *x, size_t n, size_t in, const float *w, const float *bias, size_t out,
-                float *y, size_t ldy)
-{
-	mm_op o = { x, w, bias, y, n, in, out, ldy, (n + MM_TT - 1) / MM_TT };
-	fwd_par_for(f, o.n_tt * ((out + MM_OT - 1) / MM_OT), mm_range, &o);
-}
-
 typedef struct norm_op {
 	const float *x, *w;
 	float *y;
@@ -319,9 +265,7 @@ static void attn_row(const fwd_attn *a, size_t s, int h, size_t i, float *sc)
 	float mx = -INFINITY;
 	for (size_t j = j0; j <= i; j++) {
 		const float *k = a->k + (base + j) * a->k_ld + (size_t)kvh * (size_t)a->qk_dim;
-		float d;
-		dot_rows(k, q, 0, 1, (size_t)a->qk_dim, &d);
-		d *= a->scale;
+		float d = fwd_dot(k, q, (size_t)a->qk_dim) * a->scale;
 		if (a->softcap > 0)
 			d = tanhf(d / a->softcap) * a->softcap;
 		sc[j - j0] = d;

@@ -102,9 +102,19 @@ pj_status fwd_layout_fix(pj_fwd *f, fwd_layer *L, pj_error *err);
 typedef void (*fwd_range_fn)(void *op, size_t i0, size_t i1);
 /* Runs fn over [0, n) split in contiguous ranges on the pool. */
 void fwd_par_for(pj_fwd *f, size_t n, fwd_range_fn fn, void *op);
-/* y[n][out] = x[n][in] . W[out][in]^T (+ bias[out]).  ldy: y's row stride. */
+/* y[n][out] = x[n][in] . W[out][in]^T (+ bias[out]).  ldy: y's row stride.
+ * Each element's summation order is fixed by `in` and the kernel
+ * (forward_mm.c), whatever the thread count. */
 void fwd_matmul(pj_fwd *f, const float *x, size_t n, size_t in, const float *w, const float *bias, size_t out,
                 float *y, size_t ldy);
+/* sum a[k] * b[k], in the order of the matmul kernel's accumulators. */
+float fwd_dot(const float *a, const float *b, size_t n);
+/* The kernel of fwd_matmul/fwd_dot: AVX2+FMA where the CPU has both, else
+ * the baseline ISA; PJ_KERNELS=base forces the baseline.  _set returns the
+ * previous one (tests run both; AVX2 falls back to base where absent). */
+typedef enum { FWD_MM_BASE, FWD_MM_AVX2 } fwd_mm_kernel;
+fwd_mm_kernel fwd_mm_kernel_get(void);
+fwd_mm_kernel fwd_mm_kernel_set(fwd_mm_kernel k);
 /* RMSNorm of n rows of d floats (stride ld), y may equal x. */
 void fwd_rmsnorm(pj_fwd *f, const float *x, float *y, size_t n, size_t d, size_t ld, const float *w);
 /* Applies rope to rot dims at `off` of each of nh head vectors (stride hs)
