@@ -49,6 +49,9 @@ static const pj_ftype FTYPES[] = {
 	X("IQ2_M", 29, IQ2_S) X("IQ3_XS", 22, IQ3_S) X("IQ3_XXS", 23, IQ3_XXS) X("IQ3_S", 26, IQ3_S)
 	X("IQ3_M", 27, IQ3_S) X("IQ1_S", 24, IQ1_S) X("IQ1_M", 31, IQ1_M) X("IQ4_NL", 25, IQ4_NL)
 	X("IQ4_XS", 30, IQ4_XS) X("TQ1_0", 36, TQ1_0) X("TQ2_0", 37, TQ2_0) X("MXFP4_MOE", 38, MXFP4)
+	/* not a llama-quantize name (it writes NVFP4 only through --tensor-type);
+	 * 39 is llama.h's LLAMA_FTYPE_MOSTLY_NVFP4, which its loader reports */
+	X("NVFP4", 39, NVFP4)
 #undef X
 };
 #define LLAMA_FTYPE_MOSTLY_Q2_K_S 21

@@ -75,6 +75,22 @@ _Static_assert(sizeof(pj_blk_iq1_m) == 56, "iq1_m");
 
 /* the 16 non-linear levels of IQ4_NL / IQ4_XS */
 extern const int8_t pj_iq4nl_levels[16];
+/* E2M1 levels doubled (MXFP4, NVFP4), and the code nearest to x at half-scale
+ * d: the first of equally near ones, so +0 before -0 */
+extern const int8_t pj_fp4_levels[16];
+static inline uint8_t pj_fp4_nearest(float x, float d)
+{
+	uint8_t best = 0;
+	float best_err = fabsf(pj_fp4_levels[0] * d - x);
+	for (int i = 1; i < 16; i++) {
+		const float err = fabsf(pj_fp4_levels[i] * d - x);
+		if (err < best_err) {
+			best = (uint8_t)i;
+			best_err = err;
+		}
+	}
+	return best;
+}
 
 /* Scale searches shared by several families (q_kquants.c).  Same arithmetic,
  * same order as ggml's make_qx_quants (rmse_type 1: weights qw, or x^2 when
@@ -120,6 +136,9 @@ PJ_KERNEL(iq4_xs)
 PJ_KERNEL(iq3_xxs)
 PJ_KERNEL(iq3_s)
 PJ_KERNEL(iq1_m)
+PJ_KERNEL(tq1_0)
+PJ_KERNEL(tq2_0)
+PJ_KERNEL(nvfp4)
 #undef PJ_KERNEL
 
 /* The same row quantizers, several (sub-)blocks per vector (q_*_x8.c):

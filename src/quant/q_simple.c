@@ -15,7 +15,7 @@ const int8_t pj_iq4nl_levels[16] = {
 };
 
 /* E2M1 magnitudes doubled (the MX spec's values times two), sign in bit 3 */
-static const int8_t fp4_levels[16] = { 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12 };
+const int8_t pj_fp4_levels[16] = { 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12 };
 
 /* ---- plain floats -------------------------------------------------------- */
 
@@ -294,20 +294,6 @@ static inline float e8m0_half(uint8_t e)
 	return f;
 }
 
-static inline uint8_t fp4_nearest(float x, float d)
-{
-	uint8_t best = 0;
-	float best_err = fabsf(fp4_levels[0] * d - x);
-	for (int i = 1; i < 16; i++) {
-		const float err = fabsf(fp4_levels[i] * d - x);
-		if (err < best_err) {
-			best = (uint8_t)i;
-			best_err = err;
-		}
-	}
-	return best;
-}
-
 void pj_qrow_mxfp4(const float *x, void *vy, int64_t n, const float *qw)
 {
 	(void)qw;
@@ -324,7 +310,7 @@ void pj_qrow_mxfp4(const float *x, void *vy, int64_t n, const float *qw)
 		const float d = e8m0_half(e);
 		y[ib].e = e;
 		for (int j = 0; j < 16; j++)
-			y[ib].qs[j] = (uint8_t)(fp4_nearest(xb[j], d) | (fp4_nearest(xb[j + 16], d) << 4));
+			y[ib].qs[j] = (uint8_t)(pj_fp4_nearest(xb[j], d) | (pj_fp4_nearest(xb[j + 16], d) << 4));
 	}
 }
 
@@ -334,8 +320,8 @@ void pj_dqrow_mxfp4(const void *vx, float *y, int64_t n)
 	for (int64_t ib = 0; ib < n / PJ_QK32; ib++, y += 32) {
 		const float d = e8m0_half(x[ib].e);
 		for (int j = 0; j < 16; j++) {
-			y[j] = fp4_levels[x[ib].qs[j] & 0x0F] * d;
-			y[j + 16] = fp4_levels[x[ib].qs[j] >> 4] * d;
+			y[j] = pj_fp4_levels[x[ib].qs[j] & 0x0F] * d;
+			y[j + 16] = pj_fp4_levels[x[ib].qs[j] >> 4] * d;
 		}
 	}
 }

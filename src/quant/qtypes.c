@@ -38,6 +38,9 @@ static const pj_qtype QTYPES[] = {
 	QT(IQ3_XXS, 256, 98,  true,  false, iq3_xxs),
 	QT(IQ3_S,   256, 110, true,  false, iq3_s),
 	QT(IQ1_M,   256, 56,  true,  false, iq1_m),
+	QT(TQ1_0,   256, 54,  false, false, tq1_0),
+	QT(TQ2_0,   256, 66,  false, false, tq2_0),
+	QT(NVFP4,   64,  36,  false, false, nvfp4),
 };
 #undef QT
 #undef QTX
