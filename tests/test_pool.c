@@ -11,6 +11,7 @@
 
 #include "quant/convert.h"
 #include "quant/pool.h"
+#include "quant/qtypes.h"
 #include "quant/stats.h"
 #include "tap.h"
 
@@ -271,9 +272,38 @@ static void test_stats_known(void)
 	pj_stats_ctl ctl = { .cancel = &stop };
 	is_int(pj_stats_compute(PJ_DT_F32, v, 8, &ctl, &s), PJ_ECANCELED, "a raised cancel flag stops at once");
 	ok(s.state == PJ_TS_PARTIAL && s.n == 0, "cut short: PARTIAL, nothing counted");
-	is_int(pj_stats_compute(PJ_DT_Q4_K, v, 8, NULL, &s), PJ_EUNSUPPORTED, "quantized: unsupported");
+	is_int(pj_stats_compute(PJ_DT_Q4_K, v, 8, NULL, &s), PJ_EUNSUPPORTED, "Q4_K, 8 elements (not a block): unsupported");
 	is_int(s.state, PJ_TS_UNSUPPORTED, "state UNSUPPORTED");
 	ok(isnan(pj_tstats_rms(&s)) && isnan(pj_tstats_outlier_frac(&s)), "no figures for unsupported");
+
+	/* Quantized data: the statistics of the values it decodes to.  A ramp
+	 * with one spike, as Q8_0 (32-element blocks) and Q4_K (256), over
+	 * several chunks. */
+	enum { NQ = 3 * 8192 + 512 };
+	float *x = malloc(NQ * sizeof *x), *dq = malloc(NQ * sizeof *dq);
+	for (int i = 0; i < NQ; i++)
+		x[i] = (float)((i % 97) - 48) / 16.0f;
+	x[777] = 300.0f;
+	static const pj_dtype QT[] = { PJ_DT_Q8_0, PJ_DT_Q4_K };
+	for (size_t k = 0; k < sizeof QT / sizeof QT[0]; k++) {
+		pj_error e;
+		const size_t rs = pj_qtype_row_size(QT[k], NQ);
+		uint8_t *q = malloc(rs);
+		pj_tstats sq, sf;
+		bool made = pj_quantize_rows(QT[k], x, q, 1, NQ, NULL, 1, "ramp", &e) == PJ_OK &&
+		            pj_dequantize_rows(QT[k], q, dq, 1, NQ, &e) == PJ_OK;
+		ok(made && pj_stats_compute(QT[k], q, NQ, NULL, &sq) == PJ_OK, "%s: decoded for statistics",
+		   pj_dtype_name(QT[k]));
+		pj_stats_compute(PJ_DT_F32, dq, NQ, NULL, &sf);
+		ok(sq.state == PJ_TS_DONE && sq.n == NQ && sq.min == sf.min && sq.max == sf.max &&
+		   sq.sum_abs == sf.sum_abs && sq.sum_sq == sf.sum_sq && sq.n_outlier == sf.n_outlier && sq.n_outlier == 1 &&
+		   fabs(pj_tstats_max_abs(&sq) - 300) < 300 * 0.02,
+		   "%s: figures equal the dequantized values' (max|x| %.2f, 1 outlier)", pj_dtype_name(QT[k]),
+		   pj_tstats_max_abs(&sq));
+		free(q);
+	}
+	free(x);
+	free(dq);
 
 	pj_tstats a, c;
 	float x1[3] = { 1, 2, 3 }, x2[2] = { -5, 4 };
@@ -290,8 +320,9 @@ static void test_stats_known(void)
 }
 
 /* A catalog over a temporary file: f32, bf16, f16, i8, a stacked 3-D
- * expert tensor and a Q4_K tensor. */
-enum { N_T = 7 };
+ * expert tensor and a Q4_K tensor; apart (N_T..N_ALL), a stacked Q8_0
+ * expert tensor. */
+enum { N_T = 7, N_ALL = 8 };
 static char tmp_path[] = "/tmp/pj-test-pool.XXXXXX";
 
 static void build_catalog(pj_catalog *c)
@@ -304,7 +335,7 @@ static void build_catalog(pj_catalog *c)
 	unsigned seed = 12345;
 
 	pj_catalog_init(c);
-	struct { const char *name; pj_dtype dt; int nd; int64_t ne[3]; int nexp; } spec[N_T] = {
+	struct { const char *name; pj_dtype dt; int nd; int64_t ne[3]; int nexp; } spec[N_ALL] = {
 		{ "a.f32", PJ_DT_F32, 2, { 256, 64, 1 }, 0 },
 		{ "b.bf16", PJ_DT_BF16, 2, { 512, 96, 1 }, 0 },
 		{ "c.f16", PJ_DT_F16, 1, { 3000, 1, 1 }, 0 },
@@ -312,16 +343,17 @@ static void build_catalog(pj_catalog *c)
 		{ "e.exps", PJ_DT_BF16, 3, { 128, 64, 8 }, 8 },
 		{ "f.q4k", PJ_DT_Q4_K, 2, { 256, 4, 1 }, 0 },
 		{ "g.f32big", PJ_DT_F32, 2, { 1024, 40, 1 }, 0 },
+		{ "h.q8exps", PJ_DT_Q8_0, 3, { 64, 32, 8 }, 8 },
 	};
 	/* Sizes first, to know the file length. */
-	uint64_t sizes[N_T], total = 0;
-	for (int i = 0; i < N_T; i++) {
+	uint64_t sizes[N_ALL], total = 0;
+	for (int i = 0; i < N_ALL; i++) {
 		uint64_t n = (uint64_t)(spec[i].ne[0] * spec[i].ne[1] * spec[i].ne[2]);
 		pj_dtype_bytes(spec[i].dt, n, &sizes[i]);
 		total += sizes[i];
 	}
 	fi = pj_catalog_add_file(c, tmp_path, total);
-	for (int i = 0; i < N_T; i++) {
+	for (int i = 0; i < N_ALL; i++) {
 		pj_catalog_add(c, tmp_path, spec[i].name, strlen(spec[i].name), spec[i].dt, spec[i].nd,
 		               spec[i].ne, fi, off, sizes[i], &err);
 		c->t[i].n_experts = spec[i].nexp;
@@ -333,6 +365,9 @@ static void build_catalog(pj_catalog *c)
 				byte = (uint8_t)(0x3c + (byte & 1) * 0x80);
 			if (spec[i].dt == PJ_DT_F32 && (k & 3) == 3)
 				byte = (uint8_t)(0x3e + (byte & 1) * 0x80);
+			/* Q8_0 blocks: an f16 scale (tame exponent), 32 int8 */
+			if (spec[i].dt == PJ_DT_Q8_0 && k % 34 == 1)
+				byte = (uint8_t)(0x20 + (byte & 1) * 0x80);
 			fputc(byte, f);
 		}
 		off += sizes[i];
@@ -342,7 +377,7 @@ static void build_catalog(pj_catalog *c)
 
 typedef struct collect {
 	pthread_mutex_t lock;
-	pj_tstats whole[N_T];
+	pj_tstats whole[N_ALL];
 	pj_tstats slice[8];
 	int n_whole, n_slice, finished;
 	atomic_uintptr_t job;      /* when set, cancel it on the first result */
@@ -435,21 +470,46 @@ static void test_stats_job(void)
 	for (int e = 0; e < 8; e++)
 		same &= same_stats(&r1.slice[e], &r8.slice[e]);
 	ok(same, "results identical with 1, 2 and 8 threads");
-	is_int(r1.whole[5].state, PJ_TS_UNSUPPORTED, "Q4_K tensor: unsupported (n/a)");
 	bool done = true;
 	for (int i = 0; i < N_T; i++)
-		done &= i == 5 || r1.whole[i].state == PJ_TS_DONE;
-	ok(done, "all other tensors DONE");
+		done &= r1.whole[i].state == PJ_TS_DONE;
+	ok(done, "every tensor DONE, the Q4_K one too");
+	pj_error err;
+	{
+		/* the Q4_K tensor's figures are its dequantized values' */
+		const void *q = pj_catalog_data(&cat, &cat.t[5], &err);
+		float *f = malloc(256 * 4 * sizeof *f);
+		pj_tstats sf;
+		pj_dequantize_rows(PJ_DT_Q4_K, q, f, 4, 256, &err);
+		pj_stats_compute(PJ_DT_F32, f, 256 * 4, NULL, &sf);
+		ok(same_stats(&sf, &r1.whole[5]), "Q4_K tensor: the statistics of its dequantized values");
+		free(f);
+	}
 
 	/* The stacked tensor's figures equal the merge of its slices, and a
 	 * direct computation over the whole buffer. */
-	pj_error err;
 	const void *data = pj_catalog_data(&cat, &cat.t[4], &err);
 	pj_tstats whole;
 	pj_stats_compute(PJ_DT_BF16, data, 128 * 64 * 8, NULL, &whole);
 	ok(whole.n == r1.whole[4].n && whole.min == r1.whole[4].min && whole.max == r1.whole[4].max &&
 	   whole.n_nan == r1.whole[4].n_nan && fabs(whole.sum_sq - r1.whole[4].sum_sq) <= 1e-9 * whole.sum_sq,
 	   "stacked tensor: merged slices match a single pass (count, range, sums)");
+
+	/* A stacked quantized tensor: per expert too, each slice its own
+	 * blocks (slice 3 equals a direct computation on its bytes). */
+	static collect rq;
+	size_t only_q8[1] = { N_T };
+	run_job(&cat, 2, &rq, false, only_q8, 1);
+	const uint8_t *q8 = pj_catalog_data(&cat, &cat.t[N_T], &err);
+	uint64_t per_b = 0;
+	pj_dtype_bytes(PJ_DT_Q8_0, 64 * 32, &per_b);
+	pj_tstats s3, sall;
+	pj_stats_compute(PJ_DT_Q8_0, q8 + 3 * per_b, 64 * 32, NULL, &s3);
+	pj_stats_compute(PJ_DT_Q8_0, q8, 64 * 32 * 8, NULL, &sall);
+	ok(rq.n_slice == 8 && rq.whole[N_T].state == PJ_TS_DONE && same_stats(&rq.slice[3], &s3) &&
+	   rq.whole[N_T].n == sall.n && rq.whole[N_T].min == sall.min && rq.whole[N_T].max == sall.max &&
+	   fabs(rq.whole[N_T].sum_sq - sall.sum_sq) <= 1e-9 * sall.sum_sq,
+	   "stacked Q8_0 experts: 8 slices, slice 3 and the merge match direct computations");
 
 	/* Cancel from inside the first result with one thread: the rest stay
 	 * PENDING and are never reported. */

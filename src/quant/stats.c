@@ -74,28 +74,55 @@ static void advance(const pj_stats_ctl *ctl, uint64_t bytes)
 		pj_progress_add(ctl->progress, 0, bytes);
 }
 
+/* Plain element types, and block-quantized ones the kernel table can
+ * dequantize (a quantized GGUF's tensors: their statistics are those of
+ * the values it stores). */
+static bool decodable(pj_dtype t)
+{
+	return pj_convert_rows_supported(t);
+}
+
+/* Bytes of n elements of t (n whole blocks). */
+static uint64_t bytes_of(const pj_dtype_info *di, uint64_t n)
+{
+	return n / di->block * di->type_size;
+}
+
+/* Decodes elements [i, i + m) of t at base; i and m are whole blocks. */
+static void decode(pj_dtype t, const pj_dtype_info *di, const uint8_t *base, uint64_t i, float *buf, size_t m)
+{
+	const uint8_t *src = base + bytes_of(di, i);
+	pj_error err;
+	if (di->quantized)
+		pj_convert_rows_f32(t, src, buf, 1, (int64_t)m, "stats", &err);
+	else
+		pj_convert_f32(t, src, buf, m);
+}
+
 pj_status pj_stats_compute(pj_dtype t, const void *data, uint64_t n, const pj_stats_ctl *ctl,
                            pj_tstats *out)
 {
 	memset(out, 0, sizeof *out);
-	if (!pj_convert_supported(t)) {
+	const pj_dtype_info *di = pj_dtype_info_of(t);
+	if (!decodable(t) || !di->block || di->block > CHUNK || n % di->block) {
 		out->state = PJ_TS_UNSUPPORTED;
 		return PJ_EUNSUPPORTED;
 	}
-	const size_t esize = pj_dtype_info_of(t)->type_size;
+	/* whole blocks per step */
+	const size_t step = CHUNK / di->block * di->block;
 	const uint8_t *base = data;
 	float buf[CHUNK];
 	float mn = INFINITY, mx = -INFINITY;
 
 	/* Pass 1: range, sums, non-finite counts.  Each pass reports half of
 	 * the bytes so the two add up to the tensor's size. */
-	for (uint64_t i = 0; i < n; i += CHUNK) {
+	for (uint64_t i = 0; i < n; i += step) {
 		if (stopped(ctl)) {
 			out->state = PJ_TS_PARTIAL;
 			goto done;
 		}
-		size_t m = n - i < CHUNK ? (size_t)(n - i) : CHUNK;
-		pj_convert_f32(t, base + i * esize, buf, m);
+		size_t m = n - i < step ? (size_t)(n - i) : step;
+		decode(t, di, base, i, buf, m);
 		double sa = 0, sq = 0;
 		uint64_t fin = 0;
 		for (size_t k = 0; k < m; k++) {
@@ -119,19 +146,19 @@ pj_status pj_stats_compute(pj_dtype t, const void *data, uint64_t n, const pj_st
 		out->n_finite += fin;
 		out->sum_abs += sa;
 		out->sum_sq += sq;
-		advance(ctl, m * esize - m * esize / 2);
+		advance(ctl, bytes_of(di, m) - bytes_of(di, m) / 2);
 	}
 
 	/* Pass 2: outliers against the RMS of the whole. */
 	if (out->n_finite) {
 		const double thr = PJ_STATS_OUTLIER_RMS * sqrt(out->sum_sq / (double)out->n_finite);
-		for (uint64_t i = 0; i < n; i += CHUNK) {
+		for (uint64_t i = 0; i < n; i += step) {
 			if (stopped(ctl)) {
 				out->state = PJ_TS_PARTIAL;
 				goto done;
 			}
-			size_t m = n - i < CHUNK ? (size_t)(n - i) : CHUNK;
-			pj_convert_f32(t, base + i * esize, buf, m);
+			size_t m = n - i < step ? (size_t)(n - i) : step;
+			decode(t, di, base, i, buf, m);
 			uint64_t seen = 0, hits = 0;
 			for (size_t k = 0; k < m; k++) {
 				double a = fabs((double)buf[k]);
@@ -142,10 +169,10 @@ pj_status pj_stats_compute(pj_dtype t, const void *data, uint64_t n, const pj_st
 			}
 			out->n_outlier += hits;
 			out->n_outlier_seen += seen;
-			advance(ctl, m * esize / 2);
+			advance(ctl, bytes_of(di, m) / 2);
 		}
 	} else {
-		advance(ctl, n * esize / 2);
+		advance(ctl, bytes_of(di, n) / 2);
 	}
 	out->state = PJ_TS_DONE;
 done:
@@ -218,7 +245,7 @@ static void run_item(pj_stats_job *j, const stats_item *it, const pj_stats_ctl *
 	pj_tstats s;
 	pj_error err;
 
-	if (!pj_convert_supported(t->dtype)) {
+	if (!decodable(t->dtype)) {
 		memset(&s, 0, sizeof s);
 		s.state = PJ_TS_UNSUPPORTED;
 		pj_progress_add(&j->progress, 0, t->nbytes / (it->expert >= 0 ? t->n_experts : 1));
@@ -227,9 +254,9 @@ static void run_item(pj_stats_job *j, const stats_item *it, const pj_stats_ctl *
 		if (!data) {
 			memset(&s, 0, sizeof s);
 			s.state = PJ_TS_ERROR;
-			pj_progress_add(&j->progress, 0, it->count * di->type_size);
+			pj_progress_add(&j->progress, 0, bytes_of(di, it->count));
 		} else {
-			pj_stats_compute(t->dtype, data + it->first * di->type_size, it->count, ctl, &s);
+			pj_stats_compute(t->dtype, data + bytes_of(di, it->first), it->count, ctl, &s);
 		}
 	}
 	post(j, it->tensor, it->expert, &s);
@@ -300,10 +327,12 @@ static void runner(void *arg)
 	pthread_mutex_unlock(&j->lock);
 }
 
+/* Expert slices start on a block boundary (rows are whole blocks). */
 static bool sliced(const pj_tensor *t)
 {
-	return t->n_experts > 1 && t->n_dims >= 2 && t->ne[t->n_dims - 1] == t->n_experts &&
-	       !pj_dtype_info_of(t->dtype)->quantized;
+	const uint32_t blk = pj_dtype_info_of(t->dtype)->block;
+	return t->n_experts > 1 && t->n_dims >= 2 && t->ne[t->n_dims - 1] == t->n_experts && blk &&
+	       (uint64_t)pj_tensor_nelem(t) / (uint64_t)t->n_experts % blk == 0;
 }
 
 pj_stats_job *pj_stats_job_start(pj_pool *pool, pj_catalog *cat, const size_t *order, size_t n,

@@ -11,6 +11,9 @@
  * 2e-9 of its mass, so a visible fraction flags heavy tails, which are what
  * hurt low-bit block quantization (one outlier sets a block's scale).
  * Outliers need the RMS first, so a tensor is read in two passes.
+ * Block-quantized tensors (a quantized GGUF) are dequantized with the
+ * kernel table's decoders first: their figures are those of the values
+ * the file stores.
  *
  * A stacked expert tensor (GGUF ffn_*_exps, n_experts > 1) is measured one
  * expert slice at a time; each slice gets its own result, and the tensor's
@@ -37,7 +40,7 @@ typedef enum pj_tstats_state {
 	PJ_TS_PENDING = 0,   /* not computed (yet) */
 	PJ_TS_DONE,
 	PJ_TS_PARTIAL,       /* cancelled part-way: covers only `n` elements */
-	PJ_TS_UNSUPPORTED,   /* element type not decodable yet (block-quantized) */
+	PJ_TS_UNSUPPORTED,   /* no decoder for the element type (yet) */
 	PJ_TS_ERROR,         /* the data could not be read */
 } pj_tstats_state;
 

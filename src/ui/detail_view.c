@@ -44,7 +44,7 @@ static void stats_lines(lines *L, const pj_tstats *s, bool stacked_outliers, uin
 		line(L, "stats", PJ_C_DIM, "pending");
 		return;
 	case PJ_TS_UNSUPPORTED:
-		line(L, "stats", PJ_C_DIM, "n/a (quantized: not decoded yet)");
+		line(L, "stats", PJ_C_DIM, "n/a (no decoder for this type yet)");
 		return;
 	case PJ_TS_ERROR:
 		line(L, "stats", PJ_C_ERROR, "the data could not be read");
