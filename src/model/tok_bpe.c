@@ -10,6 +10,7 @@
  * and greedy quantifiers; the loop in split_stage() searches leftmost. */
 #include "config.h"
 #include "tok_internal.h"
+#include "heap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -739,53 +740,16 @@ typedef struct bpe_ctx {
 	const char *w;             /* the (byte-encoded) word */
 	sym *s;
 	size_t ns, caps;
-	bigram *h;                 /* min-heap: rank, then leftmost */
-	size_t nh, caph;
+	pj_heap h;                 /* bigrams, best first */
 	char *key;
 	size_t capk;
 } bpe_ctx;
 
-static bool bg_less(const bigram *a, const bigram *b)
+/* lower rank first, then leftmost */
+static bool bg_before(const void *x, const void *y)
 {
+	const bigram *a = x, *b = y;
 	return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static void heap_push(bpe_ctx *x, bigram b)
-{
-	if (x->nh == x->caph) {
-		x->caph = x->caph ? x->caph * 2 : 64;
-		x->h = pj_xrealloc(x->h, x->caph * sizeof *x->h);
-	}
-	size_t i = x->nh++;
-	while (i > 0) {
-		size_t up = (i - 1) / 2;
-		if (!bg_less(&b, &x->h[up]))
-			break;
-		x->h[i] = x->h[up];
-		i = up;
-	}
-	x->h[i] = b;
-}
-
-static bigram heap_pop(bpe_ctx *x)
-{
-	bigram top = x->h[0], last = x->h[--x->nh];
-	size_t i = 0;
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= x->nh)
-			break;
-		if (c + 1 < x->nh && bg_less(&x->h[c + 1], &x->h[c]))
-			c++;
-		if (!bg_less(&x->h[c], &last))
-			break;
-		x->h[i] = x->h[c];
-		i = c;
-	}
-	if (x->nh)
-		x->h[i] = last;
-	return top;
 }
 
 static void add_bigram(bpe_ctx *x, int l, int r)
@@ -804,7 +768,7 @@ static void add_bigram(bpe_ctx *x, int l, int r)
 	int32_t rank = tok_map_get(&x->t->merges, x->key, need);
 	if (rank < 0)
 		return;
-	heap_push(x, (bigram){ l, r, rank, a->n + b->n });
+	pj_heap_push(&x->h, &(bigram){ l, r, rank, a->n + b->n }, sizeof(bigram), bg_before);
 }
 
 static void emit_symbol(const pj_tokenizer *t, const char *s, size_t n, tok_out *out)
@@ -842,7 +806,7 @@ static void bpe_word(bpe_ctx *x, const char *w, size_t len, tok_out *out)
 	}
 	x->w = w;
 	x->ns = 0;
-	x->nh = 0;
+	x->h.n = 0;
 	for (size_t o = 0; o < len;) {
 		size_t n = pj_utf8_len((uint8_t)w[o]);
 		if (n > len - o)
@@ -857,8 +821,9 @@ static void bpe_word(bpe_ctx *x, const char *w, size_t len, tok_out *out)
 	}
 	for (size_t i = 1; i < x->ns; i++)
 		add_bigram(x, (int)i - 1, (int)i);
-	while (x->nh) {
-		bigram b = heap_pop(x);
+	while (x->h.n) {
+		bigram b;
+		pj_heap_pop(&x->h, &b, sizeof b, bg_before);
 		sym *l = &x->s[b.left], *r = &x->s[b.right];
 		/* symbols only grow, so an outdated pair shows as a size change */
 		if (!l->n || !r->n || l->n + r->n != b.size || l->next != b.right)
@@ -920,6 +885,6 @@ done:
 	free(w.len);
 	free(buf);
 	free(x.s);
-	free(x.h);
+	pj_heap_free(&x.h);
 	free(x.key);
 }

@@ -6,6 +6,7 @@
  * piece that is not a token falls back to its bytes as <0xNN> tokens. */
 #include "config.h"
 #include "tok_internal.h"
+#include "heap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,51 +27,14 @@ typedef struct spm_ctx {
 	const char *w;
 	sym *s;
 	size_t ns;
-	bigram *h;                 /* max-heap: score, then leftmost */
-	size_t nh, caph;
+	pj_heap h;                 /* bigrams, best first */
 } spm_ctx;
 
-static bool bg_before(const bigram *a, const bigram *b)
+/* higher score first, then leftmost */
+static bool bg_before(const void *x, const void *y)
 {
+	const bigram *a = x, *b = y;
 	return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static void heap_push(spm_ctx *x, bigram b)
-{
-	if (x->nh == x->caph) {
-		x->caph = x->caph ? x->caph * 2 : 64;
-		x->h = pj_xrealloc(x->h, x->caph * sizeof *x->h);
-	}
-	size_t i = x->nh++;
-	while (i > 0) {
-		size_t up = (i - 1) / 2;
-		if (!bg_before(&b, &x->h[up]))
-			break;
-		x->h[i] = x->h[up];
-		i = up;
-	}
-	x->h[i] = b;
-}
-
-static bigram heap_pop(spm_ctx *x)
-{
-	bigram top = x->h[0], last = x->h[--x->nh];
-	size_t i = 0;
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= x->nh)
-			break;
-		if (c + 1 < x->nh && bg_before(&x->h[c + 1], &x->h[c]))
-			c++;
-		if (!bg_before(&x->h[c], &last))
-			break;
-		x->h[i] = x->h[c];
-		i = c;
-	}
-	if (x->nh)
-		x->h[i] = last;
-	return top;
 }
 
 static void add_bigram(spm_ctx *x, int l, int r)
@@ -82,7 +46,7 @@ static void add_bigram(spm_ctx *x, int l, int r)
 	int32_t id = tok_map_get(&x->t->vocab, x->w + a->off, (size_t)a->n + b->n);
 	if (id < 0)
 		return;
-	heap_push(x, (bigram){ l, r, x->t->score[id], a->n + b->n });
+	pj_heap_push(&x->h, &(bigram){ l, r, x->t->score[id], a->n + b->n }, sizeof(bigram), bg_before);
 }
 
 void pj_tok_spm_encode(const pj_tokenizer *t, const char *text, size_t len, tok_out *out)
@@ -102,8 +66,9 @@ void pj_tok_spm_encode(const pj_tokenizer *t, const char *text, size_t len, tok_
 	}
 	for (size_t i = 1; i < x.ns; i++)
 		add_bigram(&x, (int)i - 1, (int)i);
-	while (x.nh) {
-		bigram b = heap_pop(&x);
+	while (x.h.n) {
+		bigram b;
+		pj_heap_pop(&x.h, &b, sizeof b, bg_before);
 		sym *l = &x.s[b.left], *r = &x.s[b.right];
 		/* pieces only grow, so an outdated pair shows as a size change */
 		if (!l->n || !r->n || l->n + r->n != b.size || l->next != b.right)
@@ -133,5 +98,5 @@ void pj_tok_spm_encode(const pj_tokenizer *t, const char *text, size_t len, tok_
 		}
 	}
 	free(x.s);
-	free(x.h);
+	pj_heap_free(&x.h);
 }
