@@ -122,17 +122,8 @@ static bool takes_imatrix(const plan_t *p)
 
 static void report_coverage(run *r)
 {
-	pj_imatrix_query *q = pj_xcalloc(r->n ? r->n : 1, sizeof *q);
-	size_t nq = 0;
-	for (size_t i = 0; i < r->n; i++) {
-		const plan_t *p = &r->p[i];
-		/* token_embd is a lookup, never a matmul input: llama-imatrix has no data for it */
-		if (takes_imatrix(p) && strcmp(p->src->name, "token_embd.weight") != 0)
-			q[nq++] = (pj_imatrix_query){ p->src->name, p->src->ne[0], p->nmat };
-	}
 	pj_imatrix_coverage c;
-	pj_imatrix_coverage_of(&r->im, q, nq, &c);
-	free(q);
+	pj_plan_imatrix_coverage(&r->plan, &r->im, false, &c);
 	fprintf(stderr, "pajamas-tui: imatrix %s: %zu entries, data for %zu of %zu tensors\n", r->o->imatrix, r->im.n,
 	        c.n_found, c.n_wanted);
 	for (size_t i = 0; i < c.n_missing; i++)

@@ -910,6 +910,111 @@ static void test_imatrix(const char *shared)
 	pj_imatrix_free(&im);
 }
 
+/* The planner with --imatrix: measurements through the session equal
+ * measure.c's weighted run (and differ from the unweighted one); the
+ * autosave records the imatrix and a restore with another one, or none,
+ * warns. */
+static void test_imatrix_measure(const char *shared, pj_pool *pool)
+{
+	char path[8192], dir[300];
+	pj_error e;
+	pj_imatrix im, other;
+	pj_model *m = NULL;
+	snprintf(path, sizeof path, "%s/golden/qwen3moe/imatrix.gguf", shared);
+	if (pj_imatrix_load(path, &im, &e)) {
+		skip("qwen3moe imatrix absent: session measurement with an imatrix not checked");
+		return;
+	}
+	snprintf(path, sizeof path, "%s/golden/llama/imatrix.gguf", shared);
+	const bool have_other = pj_imatrix_load(path, &other, &e) == PJ_OK;
+	snprintf(path, sizeof path, "%s/models/qwen3moe/gguf/qwen3moe-BF16.gguf", shared);
+	if (pj_model_open(path, &m, &e)) {
+		ok(0, "qwen3moe.gguf: open: %s", e.msg);
+		pj_imatrix_free(&im);
+		return;
+	}
+	pj_session *s;
+	if (!ok(!pj_session_new(m, &(pj_session_opts){ .base = "Q4_K_M", .imatrix = &im }, &s, &e) &&
+	        pj_session_imatrix(s) == &im, "qwen3moe + imatrix: session")) {
+		pj_model_close(m);
+		pj_imatrix_free(&im);
+		return;
+	}
+	/* a dense matrix, an expert stack (per-expert rows), one without data */
+	const ptrdiff_t out = pj_session_find(s, "output.weight");
+	size_t order[3] = { (size_t)find_role(s, PJ_ROLE_ATTN_Q, 1), (size_t)find_role(s, PJ_ROLE_EXP_DOWN, moe_layer(s)),
+	                    (size_t)out };
+	const size_t n = out >= 0 ? 3 : 2;
+	ok(!pj_session_measure_start(s, pool, NULL, order, n, &e), "qwen3moe + imatrix: measuring %zu tensors", n);
+	size_t got = 0;
+	for (int spin = 0; spin < 120000 && got < n; spin++) {
+		got += pj_session_poll(s);
+		if (got < n)
+			usleep(1000);
+	}
+	is_int(got, n, "qwen3moe + imatrix: every result came in");
+	pj_mtensor wtd[3], plain[3];
+	ok(!pj_measure_run(&m->cat, order, n, &(pj_measure_opts){ .imatrix = &im }, 2, wtd, NULL, &e) &&
+	   !pj_measure_run(&m->cat, order, n, &(pj_measure_opts){ .types = NULL }, 2, plain, NULL, &e),
+	   "measure.c: weighted and unweighted runs");
+	for (size_t i = 0; i < n; i++) {
+		const char *name = m->cat.t[order[i]].name;
+		pj_scand c[32];
+		const size_t nc = pj_session_candidates(s, order[i], c, 32);
+		size_t same = 0, measured = 0, differ = 0;
+		bool iq3 = false;
+		for (size_t k = 0; k < wtd[i].n; k++) {
+			const pj_mresult *w = &wtd[i].r[k], *u = pj_mtensor_find(&plain[i], w->type);
+			if (w->state != PJ_MS_DONE)
+				continue;
+			measured++;
+			iq3 |= w->type == PJ_DT_IQ3_XXS;
+			differ += u && u->state == PJ_MS_DONE && u->rel_err != w->rel_err;
+			for (size_t j = 0; j < nc && j < 32; j++)
+				same += c[j].type == w->type && c[j].mstate == PJ_MS_DONE && c[j].rel_err == w->rel_err;
+		}
+		ok(measured > 8 && same == measured, "%s: the session's %zu measured errors equal measure.c's weighted ones",
+		   name, same);
+		if (i < 2)
+			ok(wtd[i].weighted && iq3 && differ > 8,
+			   "%s: weighted (IQ3_XXS measured; %zu types differ from unweighted)", name, differ);
+		else
+			ok(!wtd[i].weighted && differ == 0, "%s: no imatrix data: unweighted, as without one", name);
+	}
+
+	/* the autosave knows the imatrix */
+	snprintf(dir, sizeof dir, "%s/state-im", tmpdir);
+	pj_session_step(s, order[0], -1, &e);
+	ok(!pj_session_autosave(s, dir, NULL, 0, &e), "qwen3moe + imatrix: autosaved");
+	const pj_imatrix *with[3] = { &im, NULL, have_other ? &other : NULL };
+	static const char *const WHAT[3] = { "the same imatrix", "no imatrix", "another imatrix" };
+	for (int k = 0; k < 3; k++) {
+		if (k == 2 && !have_other) {
+			skip("llama imatrix absent: restore with another imatrix not checked");
+			continue;
+		}
+		pj_session *r;
+		pj_session_new(m, &(pj_session_opts){ .base = "Q4_K_M", .imatrix = with[k] }, &r, &e);
+		pj_session_saved info;
+		char *msg = NULL;
+		pj_status st = pj_session_saved_probe(r, dir, &info, &msg);
+		free(msg);
+		msg = NULL;
+		ok(!st && strstr(info.imatrix, "qwen3moe/imatrix.gguf") && info.imatrix_differs == (k != 0),
+		   "restore with %s: the probe names %s, %s", WHAT[k], info.imatrix, k ? "differs" : "the same");
+		st = pj_session_restore(r, dir, NULL, NULL, &msg, &e);
+		ok(!st && (k == 0 ? !msg : msg && strstr(msg, "importance matrix")), "restore with %s: %s", WHAT[k],
+		   msg ? msg : "no warning");
+		free(msg);
+		pj_session_free(r);
+	}
+	pj_session_free(s);
+	pj_model_close(m);
+	pj_imatrix_free(&im);
+	if (have_other)
+		pj_imatrix_free(&other);
+}
+
 static pj_model *open_model(const char *shared, const char *rel)
 {
 	char path[8192];
@@ -975,6 +1080,7 @@ int main(void)
 	}
 	pj_model_close(other);
 	test_imatrix(shared);
+	test_imatrix_measure(shared, pool);
 	pj_pool_free(pool);
 	char cmd[400];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -7,6 +7,7 @@
  *   "PJSP" model_key time plan_json
  *   n_ov { u32 tensor, i32 code }          overrides with provenance/pin flags
  *   kv_ctx(i64) kv_type(u32)
+ *   imatrix_path imatrix_sha                   (version 2; "" "" without one)
  *   G(u32) n_checks { f64 pred[G], f64 kld } f64 scale[G]
  *   n_hist(u64) pos(u64) saved_pos(u64) { step }
  *   view_len(u64) view
@@ -25,6 +26,10 @@
  * end marker, the key, an index or a type out of range, a plan file that
  * does not parse - makes the whole file ignored with a message; the
  * session is only changed once everything has been read.
+ *
+ * The importance matrix is only recorded, by its hex pj_imatrix_sha256_hex:
+ * a restore with another one (or none) goes ahead with a warning (version
+ * 1 files predate the record; the planner had no imatrix then).
  *
  * Writes go to a temporary file in the same directory, fsync, rename over
  * the old one, fsync the directory: after a crash (or kill -9) the file is
@@ -45,7 +50,7 @@
 #include "quant/plan_json.h"
 
 #define MAGIC "PJSESS\r\n"
-#define SESS_VERSION 1
+#define SESS_VERSION 2
 #define HDR 16
 #define MAX_FILE (1ull << 32)
 
@@ -138,6 +143,8 @@ static void payload(pj_session *s, const void *view, size_t view_len, wbuf *w)
 		}
 	w_u64(w, (uint64_t)s->kv_ctx);
 	w_u32(w, (uint32_t)s->kv_type);
+	w_str(w, s->im ? s->im->path : "");
+	w_str(w, s->im_sha);
 	w_u32(w, PJ_RG_COUNT);
 	w_u64(w, s->n_checks);
 	for (size_t k = 0; k < s->n_checks; k++) {
@@ -404,6 +411,7 @@ typedef struct saved {
 	size_t n_ov;
 	int64_t kv_ctx;
 	uint32_t kv_type;
+	char *im_path, *im_sha;     /* "" without an imatrix */
 	sess_check *checks;
 	size_t n_checks;
 	double scale[PJ_RG_COUNT];
@@ -417,6 +425,8 @@ static void saved_free(saved *d)
 {
 	free(d->key);
 	free(d->plan_json);
+	free(d->im_path);
+	free(d->im_sha);
 	free(d->ov_t);
 	free(d->ov_c);
 	free(d->checks);
@@ -438,7 +448,7 @@ static bool code_ok(int32_t c)
 }
 
 /* Parses payload p into d; NULL when it checks out, else why not (malloc'd). */
-static char *parse(const pj_session *s, const uint8_t *p, size_t n, saved *d)
+static char *parse(const pj_session *s, unsigned version, const uint8_t *p, size_t n, saved *d)
 {
 	rbuf r = { p, n, 0, false };
 	memset(d, 0, sizeof *d);
@@ -463,6 +473,8 @@ static char *parse(const pj_session *s, const uint8_t *p, size_t n, saved *d)
 	d->kv_type = r_u32(&r);
 	if (!r.bad && (d->kv_type >= PJ_DT_COUNT || d->kv_ctx <= 0))
 		return pj_xstrdup("bad KV cache settings");
+	d->im_path = version >= 2 ? r_str(&r) : pj_xstrdup("");
+	d->im_sha = version >= 2 ? r_str(&r) : pj_xstrdup("");
 	if (r_u32(&r) != PJ_RG_COUNT && !r.bad)
 		return pj_xstrdup("role groups differ (older version)");
 	d->n_checks = r_count(&r, 8 * (PJ_RG_COUNT + 1));
@@ -519,6 +531,8 @@ static char *parse(const pj_session *s, const uint8_t *p, size_t n, saved *d)
 		return pj_xstrdup(r.bad ? "truncated" : "bad end marker");
 	if (!d->plan_json)
 		return pj_xstrdup("no plan");
+	if (!d->im_path || !d->im_sha)
+		return pj_xstrdup("truncated");
 	return NULL;
 }
 
@@ -557,8 +571,8 @@ static char *load(const pj_session *s, const char *path, saved *d, bool *missing
 		why = pj_xstrdup("read error");
 	else if (n < HDR || memcmp(buf, MAGIC, 8))
 		why = pj_xstrdup("not a session file");
-	else if (buf[8] != SESS_VERSION || buf[9] || buf[10] || buf[11])
-		why = pj_xasprintf("version %u, this program reads %u", buf[8], SESS_VERSION);
+	else if (buf[8] < 1 || buf[8] > SESS_VERSION || buf[9] || buf[10] || buf[11])
+		why = pj_xasprintf("version %u, this program reads 1 to %u", buf[8], SESS_VERSION);
 	if (why) {
 		free(buf);
 		return why;
@@ -570,12 +584,13 @@ static char *load(const pj_session *s, const char *path, saved *d, bool *missing
 	}
 	uint8_t *raw = pj_xmalloc(plen ? (size_t)plen : 1);
 	const size_t got = ZSTD_decompress(raw, (size_t)plen, buf + HDR, n - HDR);
+	const unsigned version = buf[8];
 	free(buf);
 	if (ZSTD_isError(got) || got != plen) {
 		free(raw);
 		return pj_xasprintf("zstd: %s", ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
 	}
-	why = parse(s, raw, (size_t)plen, d);
+	why = parse(s, version, raw, (size_t)plen, d);
 	free(raw);
 	if (why)
 		saved_free(d);
@@ -602,6 +617,22 @@ static pj_status open_saved(const pj_session *s, const char *dir, saved *d, char
 	return PJ_ENOTFOUND;
 }
 
+/* Why the saved importance matrix is not this session's, or NULL. */
+static char *imatrix_warning(const pj_session *s, const saved *d)
+{
+	if (strcmp(d->im_sha, s->im_sha) == 0)
+		return NULL;
+	if (!s->im)
+		return pj_xasprintf("the autosave was planned with the importance matrix %s; this run has none "
+		                    "(--imatrix FILE): measurements are unweighted and its IQ types cannot be exported",
+		                    d->im_path);
+	if (!d->im_sha[0])
+		return pj_xasprintf("the autosave was planned without an importance matrix; this run weights with %s "
+		                    "(presets and measurements differ)", s->im->path);
+	return pj_xasprintf("the autosave was planned with another importance matrix (%s, %.12s); this run has %s (%.12s)",
+	                    d->im_path, d->im_sha, s->im->path, s->im_sha);
+}
+
 pj_status pj_session_saved_probe(const pj_session *s, const char *dir, pj_session_saved *info, char **message)
 {
 	saved d;
@@ -620,6 +651,8 @@ pj_status pj_session_saved_probe(const pj_session *s, const char *dir, pj_sessio
 	const char *b = strstr(d.plan_json, "\"base\"");
 	if (b && (b = strchr(b + 6, '"')))
 		snprintf(info->base, sizeof info->base, "%.*s", (int)strcspn(b + 1, "\""), b + 1);
+	snprintf(info->imatrix, sizeof info->imatrix, "%s", d.im_path);
+	info->imatrix_differs = strcmp(d.im_sha, s->im_sha) != 0;
 	saved_free(&d);
 	return PJ_OK;
 }
@@ -696,6 +729,8 @@ pj_status pj_session_restore(pj_session *s, const char *dir, void **view, size_t
 	}
 	if (view_len)
 		*view_len = d.view_len;
+	if (message)
+		*message = imatrix_warning(s, &d);
 	saved_free(&d);
 	rc = sess_recompute_all(s, err);
 	sess_touch(s, true);

@@ -12,6 +12,7 @@
 
 #include "catalog.h"
 #include "gguf.h"
+#include "quant/sha256.h"
 
 static int entry_cmp(const void *a, const void *b)
 {
@@ -306,6 +307,22 @@ const pj_imatrix_entry *pj_imatrix_find(const pj_imatrix *im, const char *tensor
 		return NULL;
 	pj_imatrix_entry key = { .name = (char *)tensor };
 	return bsearch(&key, im->e, im->n, sizeof *im->e, entry_cmp);
+}
+
+void pj_imatrix_sha256_hex(const pj_imatrix *im, char hex[65])
+{
+	pj_sha256_ctx s;
+	pj_sha256_init(&s);
+	for (size_t i = 0; i < im->n; i++) {
+		const pj_imatrix_entry *e = &im->e[i];
+		const int64_t shape[2] = { e->n_per_row, e->n_mats };
+		pj_sha256_update(&s, e->name, strlen(e->name) + 1);
+		pj_sha256_update(&s, shape, sizeof shape);
+		pj_sha256_update(&s, e->weights, (size_t)(e->n_per_row * e->n_mats) * sizeof(float));
+	}
+	uint8_t d[32];
+	pj_sha256_final(&s, d);
+	pj_sha256_to_hex(d, hex);
 }
 
 pj_status pj_imatrix_weights(const pj_imatrix *im, const char *name, int64_t ne0, int64_t ne2, int64_t i2,

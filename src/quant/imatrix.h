@@ -56,6 +56,10 @@ typedef struct pj_imatrix {
 pj_status pj_imatrix_load(const char *path, pj_imatrix *im, pj_error *err);
 void pj_imatrix_free(pj_imatrix *im);
 const pj_imatrix_entry *pj_imatrix_find(const pj_imatrix *im, const char *tensor);
+/* Hex SHA-256 of what quantization uses: every entry's name, shape and
+ * weights (not the file's bytes).  Identifies the imatrix a saved session
+ * was planned with. */
+void pj_imatrix_sha256_hex(const pj_imatrix *im, char hex[65]);
 
 /* The weights for matrix i2 (expert index, 0 for 2-D) of tensor `name` with
  * ne0 columns and ne2 matrices, exactly as llama-quantize picks them:

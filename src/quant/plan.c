@@ -20,6 +20,7 @@
 
 #include "model/roles.h"
 #include "quant/presets.h"
+#include "quant/qtypes.h"
 #include "quant/sha256.h"
 
 /* ---- tables ------------------------------------------------------------------- */
@@ -814,6 +815,54 @@ static void sh_word(sbuf *b, const char *w)
 		else
 			sb_put(b, "%c", *c);
 	sb_put(b, "'");
+}
+
+static int query_cmp(const void *a, const void *b)
+{
+	return strcmp(((const pj_imatrix_query *)a)->name, ((const pj_imatrix_query *)b)->name);
+}
+
+void pj_plan_imatrix_coverage(const pj_plan *p, const pj_imatrix *im, bool all, pj_imatrix_coverage *out)
+{
+	pj_imatrix_query *q = pj_xcalloc(p->n ? p->n : 1, sizeof *q);
+	char **names = pj_xcalloc(p->n ? p->n : 1, sizeof *names);
+	size_t nq = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		const pj_plan_entry *e = &p->e[i];
+		const pj_qtype *qt = pj_qtype_get(e->type);
+		const bool weighted = all ? e->quantizable && e->n_dims >= 2
+		                          : e->type != e->t->dtype && qt && qt->block > 1;
+		if (!weighted || strcmp(e->t->name, "token_embd.weight") == 0)
+			continue;
+		char g[512];
+		int expert = -1;
+		if (p->gguf_names || !pj_imatrix_hf_to_gguf(e->t->name, g, sizeof g, &expert)) {
+			q[nq++] = (pj_imatrix_query){ e->t->name, e->t->ne[0], e->t->ne[2] * e->t->ne[3] };
+			continue;
+		}
+		if (strcmp(g, "token_embd.weight") == 0)
+			continue;
+		/* an HF expert: its stack, as big as the entry says */
+		const pj_imatrix_entry *ie = pj_imatrix_find(im, g);
+		const int64_t vals = ie ? ie->n_per_row * ie->n_mats : 0, ne0 = e->t->ne[0];
+		names[nq] = pj_xstrdup(g);
+		q[nq] = (pj_imatrix_query){ names[nq], ne0, expert >= 0 && ne0 > 0 && vals % ne0 == 0 ? vals / ne0 : 1 };
+		nq++;
+	}
+	if (!p->gguf_names && nq) {
+		/* one query per stack */
+		qsort(q, nq, sizeof *q, query_cmp);
+		size_t k = 1;
+		for (size_t i = 1; i < nq; i++)
+			if (strcmp(q[i].name, q[k - 1].name) != 0)
+				q[k++] = q[i];
+		nq = k;
+	}
+	pj_imatrix_coverage_of(im, q, nq, out);
+	for (size_t i = 0; i < p->n; i++)
+		free(names[i]);
+	free(names);
+	free(q);
 }
 
 char *pj_plan_command(const pj_plan *p, const char *ttf, const char *imatrix, const char *in, const char *out)

@@ -35,6 +35,7 @@
 #include "dtype.h"
 #include "error.h"
 #include "model/model.h"
+#include "quant/imatrix.h"
 
 /* Where a tensor's type came from. */
 #define PJ_PROVENANCES(X) \
@@ -221,6 +222,13 @@ char *pj_plan_tensor_type_file(const pj_plan *p, size_t *n_unreproducible);
 /* The llama-quantize command line that reproduces the plan:
  * "llama-quantize --tensor-type-file TTF [--imatrix IM] IN OUT BASE". */
 char *pj_plan_command(const pj_plan *p, const char *ttf, const char *imatrix, const char *in, const char *out);
+/* Importance-matrix coverage (imatrix.h) of the tensors p quantizes with
+ * importance weights - to a block type other than the source's;
+ * token_embd aside: a lookup, never a matmul input, so llama-imatrix has no
+ * data for it - or, with `all`, of every quantizable matrix whatever its
+ * planned type (the planner, whose types change).  Under HF names a tensor
+ * is looked up as its GGUF entry, an expert's as its stack (counted once). */
+void pj_plan_imatrix_coverage(const pj_plan *p, const pj_imatrix *im, bool all, pj_imatrix_coverage *out);
 /* The ftype name written to general.file_type (the base's, else derived). */
 const char *pj_plan_ftype_name(const pj_plan *p);
 

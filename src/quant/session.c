@@ -430,6 +430,8 @@ pj_status pj_session_new(pj_model *m, const pj_session_opts *o, pj_session **out
 	s->m = m;
 	s->im = o->imatrix;
 	s->has_im = o->imatrix != NULL;
+	if (s->im)
+		pj_imatrix_sha256_hex(s->im, s->im_sha);
 	pj_status st = pj_plan_init(&s->plan, m, o->base ? o->base : "auto", s->has_im, err);
 	if (st) {
 		free(s);
@@ -540,6 +542,11 @@ pj_model *pj_session_model(const pj_session *s)
 bool pj_session_has_imatrix(const pj_session *s)
 {
 	return s->has_im;
+}
+
+const pj_imatrix *pj_session_imatrix(const pj_session *s)
+{
+	return s->im;
 }
 
 const pj_plan *pj_session_plan(pj_session *s)

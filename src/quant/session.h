@@ -72,6 +72,8 @@ void pj_session_free(pj_session *s);
 
 pj_model *pj_session_model(const pj_session *s);
 bool pj_session_has_imatrix(const pj_session *s);
+/* The importance matrix (NULL: none). */
+const pj_imatrix *pj_session_imatrix(const pj_session *s);
 /* The plan, overrides brought up to date (cheap when nothing changed).  Do
  * not modify it: go through the actions. */
 const pj_plan *pj_session_plan(pj_session *s);
@@ -374,7 +376,7 @@ pj_status pj_session_autosave_path(const pj_session *s, const char *dir, char *b
 /* Something changed since the last autosave (the caller debounces). */
 bool pj_session_autosave_due(const pj_session *s);
 /* Writes plan, overrides' provenance, undo history, KV settings, the recorded
- * checks and the UI's opaque view bytes: zstd, temporary file + fsync +
+ * checks, the importance matrix's path and hash and the UI's opaque view bytes: zstd, temporary file + fsync +
  * rename + directory fsync, so a crash leaves the previous file or this one. */
 pj_status pj_session_autosave(pj_session *s, const char *dir, const void *view, size_t view_len, pj_error *err);
 
@@ -384,6 +386,8 @@ typedef struct pj_session_saved {
 	size_t steps, applied;       /* history */
 	char base[64];
 	char last[96];               /* label of the last applied step, "" */
+	char imatrix[256];           /* the importance matrix it was planned with, "" none */
+	bool imatrix_differs;        /* ... is not this session's (other data, or none) */
 } pj_session_saved;
 
 /* Is there a readable autosave for this model?  PJ_OK and *info filled;
@@ -392,7 +396,9 @@ typedef struct pj_session_saved {
 pj_status pj_session_saved_probe(const pj_session *s, const char *dir, pj_session_saved *info, char **message);
 /* Loads the autosave into s (plan, history, position, settings); *view /
  * *view_len receive the view bytes (malloc'd, may be NULL/0).  Corrupt or
- * foreign files: PJ_ENOTFOUND with *message, s unchanged. */
+ * foreign files: PJ_ENOTFOUND with *message, s unchanged.  Restored, but
+ * planned with another importance matrix (or none, or s has none):
+ * PJ_OK with that warning in *message (else NULL). */
 pj_status pj_session_restore(pj_session *s, const char *dir, void **view, size_t *view_len, char **message,
                              pj_error *err);
 /* Deletes the autosave (e.g. after the user declined to restore it). */

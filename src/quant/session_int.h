@@ -52,6 +52,7 @@ struct pj_session {
 	bool own_model;
 	const pj_imatrix *im;
 	bool has_im;
+	char im_sha[65];            /* pj_imatrix_sha256_hex of im, "" without one */
 	pj_plan plan;
 	char key[65];               /* pj_plan_header_sha256(&m->cat): hashed once in
 	                             * pj_session_new; plan files and the autosave reuse it */
