@@ -43,7 +43,7 @@ enum { OPT_CHECK = 640, OPT_CALIB, OPT_CALIB_IDS, OPT_CTX, OPT_CHUNKS };
 	X("dry-run",    0,   0, OPT_DRY_RUN,  NULL,  "with --batch: print each tensor's type and bytes and the totals; write nothing") \
 	X("emit-plan",  0,   1, OPT_EMIT_PLAN, "FILE", "with --batch: save the plan as a plan file") \
 	X("emit-tensor-type-file", 0, 1, OPT_EMIT_TTF, "FILE", "with --batch: save the plan for llama-quantize --tensor-type-file") \
-	X("imatrix",    0,   1, OPT_IMATRIX,  "FILE", "with --batch: importance matrix (llama-imatrix GGUF or legacy .dat)") \
+	X("imatrix",    0,   1, OPT_IMATRIX,  "FILE", "importance matrix (llama-imatrix GGUF or legacy .dat) for the planner and --batch") \
 	X("check",      0,   0, OPT_CHECK,    NULL,  "with --batch: measure the plan's perplexity and KL divergence vs the source weights") \
 	X("calib",      0,   1, OPT_CALIB,    "FILE", "with --check: calibration text, tokenized with the model's vocabulary") \
 	X("calib-ids",  0,   1, OPT_CALIB_IDS, "FILE", "with --check: calibration text as little-endian int32 token ids") \
@@ -64,7 +64,7 @@ static const struct option long_options[] = {
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "Usage: pajamas-tui [OPTION]... MODEL\n"
+	        "Usage: pajamas-tui [--imatrix FILE] [OPTION]... MODEL\n"
 	        "       pajamas-tui --info [--json] MODEL\n"
 	        "       pajamas-tui --demo\n"
 	        "       pajamas-tui --batch (--preset P | --pure TYPE | --plan FILE) --check (--calib FILE | --calib-ids FILE) [--ctx N] [--chunks N] [--json] MODEL\n"
@@ -227,9 +227,9 @@ int pj_cli_main(int argc, char **argv)
 		fprintf(stderr, "pajamas-tui: --check is only valid with --batch\n");
 		return PJ_EXIT_USAGE;
 	}
-	if (!batch && (bo.pure || bo.imatrix || bo.output || bo.preset || bo.plan || bo.n_rules || bo.dry_run ||
+	if (!batch && (bo.pure || bo.output || bo.preset || bo.plan || bo.n_rules || bo.dry_run ||
 	               bo.emit_plan || bo.emit_ttf)) {
-		fprintf(stderr, "pajamas-tui: --preset, --pure, --plan, --rule, --imatrix, --dry-run, --emit-plan, "
+		fprintf(stderr, "pajamas-tui: --preset, --pure, --plan, --rule, --dry-run, --emit-plan, "
 		        "--emit-tensor-type-file and -o are only valid with --batch\n");
 		free(rules);
 		return PJ_EXIT_USAGE;
@@ -305,6 +305,11 @@ int pj_cli_main(int argc, char **argv)
 		free(model_arg);
 		return PJ_EXIT_USAGE;
 	}
+	if (info && bo.imatrix) {
+		fprintf(stderr, "pajamas-tui: --imatrix is for the planner and --batch, not --info\n");
+		free(model_arg);
+		return PJ_EXIT_USAGE;
+	}
 
 	pj_model *m = NULL;
 	if (pj_model_open(model_arg, &m, &err) != PJ_OK) {
@@ -328,6 +333,7 @@ int pj_cli_main(int argc, char **argv)
 		ui.calib_ids = co.calib_ids;
 		ui.ctx = co.ctx;
 		ui.chunks = co.chunks;
+		ui.imatrix = bo.imatrix;
 		rc = pj_ui_run(m, &ui);
 	}
 	pj_model_close(m);

@@ -846,7 +846,7 @@ out:
 	return rc;
 }
 
-int pj_ui_run(pj_model *m, const pj_ui_opts *opts)
+static int ui_run(pj_model *m, const pj_ui_opts *opts, const pj_imatrix *im)
 {
 	pj_app a;
 	memset(&a, 0, sizeof a);
@@ -880,7 +880,8 @@ int pj_ui_run(pj_model *m, const pj_ui_opts *opts)
 	/* The plan.  Without it (a model the planner cannot take) the browser
 	 * still works, and says why on the messages line. */
 	pj_error err;
-	pj_session_opts so = { .base = NULL };
+	pj_session_opts so = { .base = NULL, .imatrix = im };
+	a.check.im = im;
 	const char *np = getenv("PJ_TUI_NO_PLAN");     /* browser only (tests, triage) */
 	if (np && *np && strcmp(np, "0") != 0) {
 		a.s = NULL;
@@ -926,5 +927,21 @@ int pj_ui_run(pj_model *m, const pj_ui_opts *opts)
 		signal(rc - 128, SIG_DFL);
 		raise(rc - 128);
 	}
+	return rc;
+}
+
+int pj_ui_run(pj_model *m, const pj_ui_opts *opts)
+{
+	/* --imatrix: read before the screen opens, so that a bad file is a
+	 * plain error naming it; the session, the check and the header borrow it */
+	pj_imatrix im;
+	pj_error err;
+	if (opts->imatrix && pj_imatrix_load(opts->imatrix, &im, &err) != PJ_OK) {
+		fprintf(stderr, "pajamas-tui: %s\n", err.msg);
+		return PJ_EXIT_MODEL;
+	}
+	const int rc = ui_run(m, opts, opts->imatrix ? &im : NULL);
+	if (opts->imatrix)
+		pj_imatrix_free(&im);
 	return rc;
 }

@@ -14,9 +14,12 @@ typedef struct pj_ui_opts {
 	/* the background check (V): calibration text or ids, chunking */
 	const char *calib, *calib_ids;
 	int ctx, chunks;
+	const char *imatrix;  /* --imatrix FILE, as given (the export passes it on) */
 } pj_ui_opts;
 
-/* Runs the TUI until the user quits.  Returns a PJ_EXIT_* status. */
+/* Runs the TUI until the user quits.  Returns a PJ_EXIT_* status; an
+ * importance matrix that cannot be read is reported before the screen
+ * opens (PJ_EXIT_MODEL). */
 int pj_ui_run(pj_model *m, const pj_ui_opts *opts);
 
 /* Prints the key table (plain text, or troff for the man page's KEYS). */

@@ -40,6 +40,49 @@ static const pj_requant *requant_of(pj_app *a)
 	return &rq;
 }
 
+static const char *base_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	return b && b[1] ? b + 1 : path;
+}
+
+/* --imatrix: the file, its chunks and dataset, and what it does not cover
+ * (those matrices are measured and exported unweighted); worked out once
+ * per session, over every quantizable matrix.  *gaps: something is not
+ * covered.  NULL without an imatrix. */
+static const char *imatrix_note(pj_app *a, bool *gaps)
+{
+	static char note[512];
+	static bool g;
+	static const pj_session *s;
+	const pj_imatrix *im = pj_session_imatrix(a->s);
+	if (!im)
+		return NULL;
+	if (s != a->s) {
+		pj_imatrix_coverage c;
+		pj_plan_imatrix_coverage(pj_session_plan(a->s), im, true, &c);
+		size_t off = (size_t)snprintf(note, sizeof note, "imatrix %s", base_name(im->path));
+		if (im->chunk_count)
+			off += (size_t)snprintf(note + off, sizeof note - off, ", %u chunks", im->chunk_count);
+		if (im->n_datasets && off < sizeof note)
+			off += (size_t)snprintf(note + off, sizeof note - off, " of %s", base_name(im->datasets[0]));
+		if (off < sizeof note)
+			off += (size_t)snprintf(note + off, sizeof note - off, ": data for %zu of %zu matrices", c.n_found,
+			                        c.n_wanted);
+		if (c.n_missing && off < sizeof note)
+			off += (size_t)snprintf(note + off, sizeof note - off, "; unweighted (no data): %s%s", c.missing[0],
+			                        c.n_missing > 1 ? " and more" : "");
+		if (c.n_zero && off < sizeof note)
+			snprintf(note + off, sizeof note - off, "; %zu experts saw no input (uniform weights), e.g. %s #%lld",
+			         c.n_zero, c.zero[0].tensor, (long long)c.zero[0].expert);
+		g = c.n_missing || c.n_zero;
+		pj_imatrix_coverage_free(&c);
+		s = a->s;
+	}
+	*gaps = g;
+	return note;
+}
+
 static void header_draw(pj_app *a, pj_rect r)
 {
 	const pj_model *m = a->m;
@@ -93,6 +136,9 @@ static void header_draw(pj_app *a, pj_rect r)
 		                       pj_fmt_bytes(t.out_bytes, b2, sizeof b2), t.bpw, 100 * t.ratio, loss, kv);
 		if (t.n_tagged)
 			off += (size_t)snprintf(line + off, sizeof line - off, " | %zu tagged", t.n_tagged);
+		if (pj_session_imatrix(a->s))
+			off += (size_t)snprintf(line + off, sizeof line - off, " | imatrix %s",
+			                        base_name(pj_session_imatrix(a->s)->path));
 		/* The exact figure last: it is what scripts compare. */
 		snprintf(line + off, sizeof line - off, " | out %llu B", (unsigned long long)t.out_bytes);
 		pj_crt_put(r.y + 1, r.x, r.w, t.dirty ? PJ_C_WARN : PJ_C_HEADER_2, true, line);
@@ -101,6 +147,8 @@ static void header_draw(pj_app *a, pj_rect r)
 		return;
 
 	/* 3: what the user should know. */
+	bool im_gaps = false;
+	const char *im_note = a->s ? imatrix_note(a, &im_gaps) : NULL;
 	if (m->n_warnings) {
 		snprintf(line, sizeof line, "warning: %s%s", m->warnings[0], m->n_warnings > 1 ? " (and more)" : "");
 		pj_crt_put(r.y + 2, r.x, r.w, PJ_C_WARN, true, line);
@@ -110,6 +158,8 @@ static void header_draw(pj_app *a, pj_rect r)
 		snprintf(line, sizeof line, "%s: %s", rq->n_requant ? "warning" : "note",
 		         pj_requant_warning(rq, w, sizeof w));
 		pj_crt_put(r.y + 2, r.x, r.w, rq->n_requant ? PJ_C_WARN : PJ_C_DIM, true, line);
+	} else if (im_note) {
+		pj_crt_put(r.y + 2, r.x, r.w, im_gaps ? PJ_C_WARN : PJ_C_DIM, true, im_note);
 	} else if (is_moe(ar)) {
 		pj_crt_put(r.y + 2, r.x, r.w, PJ_C_DIM, true,
 		           "MoE: a GGUF stores each layer's experts as one stacked tensor (ffn_*_exps): on export its "

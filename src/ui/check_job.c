@@ -107,7 +107,7 @@ static void *check_main(void *arg)
 	if (!st) {
 		char *warning = NULL;
 		const pj_catalog *cat = hf ? pj_hf2gguf_catalog(hf) : &j->m->cat;
-		st = pj_plan_json_load_cat(&plan, j->m, cat, true, tmp, false, &warning, &err);
+		st = pj_plan_json_load_cat(&plan, j->m, cat, true, tmp, j->im != NULL, &warning, &err);
 		free(warning);
 		have_plan = st == PJ_OK;
 	}
@@ -115,7 +115,7 @@ static void *check_main(void *arg)
 		unlink(tmp);
 	pj_eval_plan ep;
 	if (!st)
-		st = pj_eval_plan_init(&ep, j->m, &plan, hf, NULL, j->threads, &err);
+		st = pj_eval_plan_init(&ep, j->m, &plan, hf, j->im, j->threads, &err);
 	const pj_fwd_weights w = { pj_eval_plan_load, &ep, pj_eval_plan_key };
 	if (!st && !j->cs) {
 		pj_check_session_opts so = { .eval = { .n_ctx = j->ctx ? j->ctx : 512, .n_chunks = j->chunks,

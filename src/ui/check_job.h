@@ -22,6 +22,7 @@
 #include "model/model.h"
 #include "quant/check_session.h"
 #include "quant/eval.h"
+#include "quant/imatrix.h"
 #include "quant/pool.h"
 
 typedef struct pj_check_job {
@@ -32,6 +33,7 @@ typedef struct pj_check_job {
 	int ctx, chunks;
 	unsigned threads;
 	int wake_fd;
+	const pj_imatrix *im;     /* --imatrix (NULL: none): set once by the owner */
 	/* the worker's */
 	pthread_t th;
 	bool started;

@@ -33,8 +33,8 @@ static void finish_files(pj_export *e)
 	}
 }
 
-bool pj_export_start(pj_export *e, const char *model, const char *plan_file, const char *out, int threads,
-                     char *err, size_t err_len)
+bool pj_export_start(pj_export *e, const char *model, const char *plan_file, const char *imatrix, const char *out,
+                     int threads, char *err, size_t err_len)
 {
 	char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -56,7 +56,13 @@ bool pj_export_start(pj_export *e, const char *model, const char *plan_file, con
 	char jbuf[16];
 	snprintf(jbuf, sizeof jbuf, "%d", threads > 0 ? threads : 1);
 	char *argv[] = { self, "--batch", "--plan", (char *)plan_file, "--threads", jbuf, "-o", (char *)out,
-	                 (char *)model, NULL };
+	                 (char *)model, NULL, NULL, NULL };
+	if (imatrix) {
+		/* before MODEL: the options end there */
+		argv[10] = argv[8];
+		argv[8] = "--imatrix";
+		argv[9] = (char *)imatrix;
+	}
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);

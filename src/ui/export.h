@@ -1,7 +1,9 @@
 /* export.h - the GGUF export as a background child process.
  *
  * The UI exports with batch mode's own writer by running this program as
- * `pajamas-tui --batch --plan PLAN -o OUT MODEL` with stderr on a pipe: the
+ * `pajamas-tui --batch --plan PLAN [--imatrix FILE] -o OUT MODEL` with stderr
+ * on a pipe (the planner's --imatrix, as given: the file then equals
+ * `--batch --preset P --imatrix FILE -o OUT` for the same plan): the
  * bytes written are exactly batch mode's, a crash there cannot take the
  * planner down, and the UI thread only polls a file descriptor.  Progress
  * comes from batch mode's plain progress lines ("NN% i/n tensors, name").
@@ -31,10 +33,10 @@ typedef struct pj_export {
 	double t0, t1;
 } pj_export;
 
-/* Starts the child.  plan_file is removed when the export ends.  On
- * failure returns false with a message in err. */
-bool pj_export_start(pj_export *e, const char *model, const char *plan_file, const char *out, int threads,
-                     char *err, size_t err_len);
+/* Starts the child (imatrix NULL: none).  plan_file is removed when the
+ * export ends.  On failure returns false with a message in err. */
+bool pj_export_start(pj_export *e, const char *model, const char *plan_file, const char *imatrix, const char *out,
+                     int threads, char *err, size_t err_len);
 /* Reads what the child printed; reaps it at end of file.  Returns true
  * when this call saw it finish (e->ok says how). */
 bool pj_export_poll(pj_export *e);

@@ -1087,7 +1087,7 @@ static int export_done(pj_app *a, pj_dialog *d, bool ok, int id, const char *tex
 	}
 	char err[256];
 	pj_export_stop(&a->exp);
-	if (!pj_export_start(&a->exp, a->m->path, tmpl, text, a->opts->threads, err, sizeof err)) {
+	if (!pj_export_start(&a->exp, a->m->path, tmpl, a->opts->imatrix, text, a->opts->threads, err, sizeof err)) {
 		unlink(tmpl);
 		pj_app_msg(a, true, "%s", err);
 	} else {
@@ -1331,7 +1331,12 @@ static int restore_done(pj_app *a, pj_dialog *d, bool ok, int id, const char *te
 		}
 		pj_stotals t;
 		pj_session_totals(a->s, &t);
-		pj_app_msg(a, false, "session restored: %zu of %zu steps applied (u undoes)", t.undo_applied, t.undo_steps);
+		if (message)   /* planned with another importance matrix, or none */
+			pj_app_msg(a, true, "session restored (%zu of %zu steps); warning: %s", t.undo_applied, t.undo_steps,
+			           message);
+		else
+			pj_app_msg(a, false, "session restored: %zu of %zu steps applied (u undoes)", t.undo_applied,
+			           t.undo_steps);
 		changed(a);
 	}
 	free(view);
@@ -1357,6 +1362,10 @@ void pj_plan_open(pj_app *a)
 		snprintf(d->msg[0], sizeof d->msg[0], "An autosaved plan for this model is there (%s).", when);
 		pj_dlg_line(d, "base %s, %zu steps (%zu applied)%s%s", info.base, info.steps, info.applied,
 		            info.last[0] ? ", last: " : "", info.last);
+		if (info.imatrix_differs)
+			pj_dlg_line(d, "It was planned with %s%s; this run has %s.",
+			            info.imatrix[0] ? "the importance matrix " : "no importance matrix", info.imatrix,
+			            a->opts->imatrix ? a->opts->imatrix : "none");
 		pj_dlg_line(d, "Restore it (plan, undo history, view)?");
 	} else if (message) {
 		pj_app_msg(a, true, "%s", message);
