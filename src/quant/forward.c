@@ -282,9 +282,7 @@ static void attn_row(const fwd_attn *a, size_t s, int h, size_t i, float *sc)
 	memset(out, 0, sizeof(float) * (size_t)a->v_dim);
 	for (size_t j = j0; j <= i; j++) {
 		const float p = sc[j - j0] * inv;
-		const float *v = a->v + (base + j) * a->v_ld + (size_t)kvh * (size_t)a->v_dim;
-		for (int d = 0; d < a->v_dim; d++)
-			out[d] += p * v[d];
+		fwd_axpy(p, a->v + (base + j) * a->v_ld + (size_t)kvh * (size_t)a->v_dim, out, (size_t)a->v_dim);
 	}
 }
 
@@ -478,6 +476,57 @@ static pj_status hf_config(pj_model *m, fwd_cfg *c, pj_error *err)
 	return PJ_OK;
 }
 
+/* ---- spare weight buffers ----------------------------------------------------------- */
+
+/* A block's weights are ~100 MB of f32 on a mid-size model: fresh pages for
+ * each block cost page faults and zeroing (15% of a check's time), so the
+ * buffers of one block are kept for the next.  A spare is taken (the
+ * smallest that fits) or freed like any malloc'd buffer. */
+static float *spare_take(pj_fwd *f, size_t n)
+{
+	int best = -1;
+	for (int i = 0; i < FWD_SPARE; i++)
+		if (f->spare[i] && f->spare_n[i] >= n && (best < 0 || f->spare_n[i] < f->spare_n[best]))
+			best = i;
+	if (best < 0)
+		return pj_xmalloc(sizeof(float) * (n ? n : 1));
+	float *p = f->spare[best];
+	f->spare[best] = NULL;
+	return p;
+}
+
+/* Keeps p (at least n floats) for a later block; the smallest spare goes
+ * when all slots are taken. */
+static void spare_give(pj_fwd *f, float *p, size_t n)
+{
+	if (!p)
+		return;
+	int slot = 0;
+	for (int i = 0; i < FWD_SPARE; i++) {
+		if (!f->spare[i]) {
+			slot = i;
+			break;
+		}
+		if (f->spare_n[i] < f->spare_n[slot])
+			slot = i;
+	}
+	if (f->spare[slot] && f->spare_n[slot] >= n) {
+		free(p);
+		return;
+	}
+	free(f->spare[slot]);
+	f->spare[slot] = p;
+	f->spare_n[slot] = n;
+}
+
+static void spare_drop(pj_fwd *f)
+{
+	for (int i = 0; i < FWD_SPARE; i++) {
+		free(f->spare[i]);
+		f->spare[i] = NULL;
+	}
+}
+
 /* ---- open ---------------------------------------------------------------------------- */
 
 pj_status pj_fwd_open(pj_model *m, unsigned threads, pj_fwd **out, pj_error *err)
@@ -506,6 +555,7 @@ void pj_fwd_free(pj_fwd *f)
 	free(f->c.rope_factors);
 	free(f->cs_global);
 	free(f->cs_local);
+	spare_drop(f);
 	free(f);
 }
 
@@ -553,15 +603,27 @@ uint64_t pj_fwd_type_key(const pj_tensor *t, pj_dtype type, bool imatrix)
 	return (uint64_t)type | (imatrix ? 1ull << 16 : 0);
 }
 
-static pj_status load_one(pj_fwd *f, const pj_fwd_weights *w, const pj_tensor *t, float **out, pj_error *err)
+static pj_status load_into(pj_fwd *f, const pj_fwd_weights *w, const pj_tensor *t, float *dst, float **out,
+                           pj_error *err)
 {
-	*out = pj_xmalloc(sizeof(float) * (size_t)pj_tensor_nelem(t));
-	pj_status st = w->load(w->ctx, f->m, t, *out, err);
+	*out = dst;
+	pj_status st = w->load(w->ctx, f->m, t, dst, err);
 	if (st) {
-		free(*out);
+		free(dst);
 		*out = NULL;
 	}
 	return st;
+}
+
+static pj_status load_one(pj_fwd *f, const pj_fwd_weights *w, const pj_tensor *t, float **out, pj_error *err)
+{
+	return load_into(f, w, t, pj_xmalloc(sizeof(float) * (size_t)pj_tensor_nelem(t)), out, err);
+}
+
+/* load_one for a block's matrices: into a spare buffer. */
+static pj_status load_spare(pj_fwd *f, const pj_fwd_weights *w, const pj_tensor *t, float **out, pj_error *err)
+{
+	return load_into(f, w, t, spare_take(f, (size_t)pj_tensor_nelem(t)), out, err);
 }
 
 static int exp_slot(pj_role r)
@@ -589,18 +651,18 @@ static void attach_bias(fwd_layer *L, const pj_tensor *b)
 	}
 }
 
-static void layer_free(fwd_layer *L)
+static void layer_free(pj_fwd *f, fwd_layer *L)
 {
 	for (int r = 0; r < PJ_ROLE_COUNT; r++) {
-		free(L->w[r]);
+		spare_give(f, L->w[r], L->t[r] ? (size_t)pj_tensor_nelem(L->t[r]) : 0);
 		free(L->b[r]);
 	}
 	for (int k = 0; k < FWD_NEXP; k++) {
 		if (L->stacked[k])
-			free(L->estack[k]);
+			spare_give(f, L->estack[k], (size_t)pj_tensor_nelem(L->et[k][0]));
 		else
 			for (int e = 0; L->ew[k] && e < L->n_experts; e++)
-				free(L->ew[k][e]);
+				spare_give(f, L->ew[k][e], (size_t)pj_tensor_nelem(L->et[k][e]));
 		free(L->ew[k]);
 		free(L->et[k]);
 	}
@@ -650,7 +712,7 @@ static pj_status layer_load(pj_fwd *f, const pj_fwd_weights *w, fwd_layer *L, pj
 	for (int r = 0; r < PJ_ROLE_COUNT && !st; r++) {
 		if (!L->t[r])
 			continue;
-		st = load_one(f, w, L->t[r], &L->w[r], err);
+		st = load_spare(f, w, L->t[r], &L->w[r], err);
 		if (!st && L->bt[r])
 			st = load_one(f, w, L->bt[r], &L->b[r], err);
 	}
@@ -663,7 +725,7 @@ static pj_status layer_load(pj_fwd *f, const pj_fwd_weights *w, fwd_layer *L, pj
 			if (t->n_experts != L->n_experts)
 				return pj_fail(err, PJ_EFORMAT, "%s: %d experts, config says %d", t->name, t->n_experts,
 				               L->n_experts);
-			st = load_one(f, w, t, &L->estack[k], err);
+			st = load_spare(f, w, t, &L->estack[k], err);
 			for (int e = 0; !st && e < L->n_experts; e++)
 				L->ew[k][e] = L->estack[k] + (size_t)e * (size_t)(t->ne[0] * t->ne[1]);
 			continue;
@@ -673,7 +735,7 @@ static pj_status layer_load(pj_fwd *f, const pj_fwd_weights *w, fwd_layer *L, pj
 				return pj_fail(err, PJ_EFORMAT, "layer %d: expert %d lacks a %s tensor", L->t[PJ_ROLE_ATTN_NORM]
 				               ? L->t[PJ_ROLE_ATTN_NORM]->layer : -1, e, pj_role_name(k == FWD_EG ? PJ_ROLE_EXP_GATE
 				               : k == FWD_EU ? PJ_ROLE_EXP_UP : PJ_ROLE_EXP_DOWN));
-			st = load_one(f, w, L->et[k][e], &L->ew[k][e], err);
+			st = load_spare(f, w, L->et[k][e], &L->ew[k][e], err);
 		}
 	}
 	return st ? st : fwd_layout_fix(f, L, err);
@@ -796,13 +858,14 @@ pj_status pj_fwd_layer(pj_fwd *f, const pj_fwd_weights *w, int layer, float *x, 
 	const float *cs = f->c.window[layer] && f->cs_local ? f->cs_local : f->cs_global;
 	if (!st)
 		st = layer_forward(f, &L, layer, x, n_seq, n_ctx, cs, err);
-	layer_free(&L);
+	layer_free(f, &L);
 	return st;
 }
 
 pj_status pj_fwd_final_norm(pj_fwd *f, const pj_fwd_weights *w, const float *x, size_t n_tok, float *out,
                             pj_error *err)
 {
+	spare_drop(f);   /* the blocks are done: no spares held beside the head */
 	fwd_layer G;
 	pj_status st = layer_find(f, -1, &G, err);
 	if (!st && !G.t[PJ_ROLE_OUTPUT_NORM])

@@ -78,6 +78,8 @@ typedef struct fwd_layer {
 	pj_tensor kvb;                    /* GGUF: kv_b rebuilt from attn_k_b + attn_v_b (t[MLA_KV_B]) */
 } fwd_layer;
 
+#define FWD_SPARE 16
+
 struct pj_fwd {
 	pj_model *m;
 	fwd_cfg c;
@@ -86,6 +88,9 @@ struct pj_fwd {
 	/* rope tables for the last context length asked for */
 	float *cs_global, *cs_local;
 	size_t cs_ctx;
+	/* weight buffers of the last block, reused by the next (forward.c) */
+	float *spare[FWD_SPARE];
+	size_t spare_n[FWD_SPARE];
 };
 
 /* ---- GGUF input (forward_gguf.c) ---------------------------------------------- */
@@ -109,6 +114,8 @@ void fwd_matmul(pj_fwd *f, const float *x, size_t n, size_t in, const float *w, 
                 float *y, size_t ldy);
 /* sum a[k] * b[k], in the order of the matmul kernel's accumulators. */
 float fwd_dot(const float *a, const float *b, size_t n);
+/* y[k] += a * x[k] (fused under AVX2). */
+void fwd_axpy(float a, const float *x, float *y, size_t n);
 /* The kernel of fwd_matmul/fwd_dot: AVX2+FMA where the CPU has both, else
  * the baseline ISA; PJ_KERNELS=base forces the baseline.  _set returns the
  * previous one (tests run both; AVX2 falls back to base where absent). */

@@ -155,6 +155,15 @@ static float dot_base(const float *a, const float *b, size_t n)
 	return tail(a, b, k, n, hsum4(acc));
 }
 
+static void axpy_base(float a, const float *x, float *y, size_t n)
+{
+	size_t k = 0;
+	for (; k + 4 <= n; k += 4)
+		st4(y + k, ld4(y + k) + a * ld4(x + k));
+	for (; k < n; k++)
+		y[k] += a * x[k];
+}
+
 /* ---- AVX2 + FMA kernel: 8 lanes ------------------------------------------------- */
 
 #if MM_DISPATCH
@@ -179,6 +188,16 @@ static MM_AVX2 float dot_avx2(const float *a, const float *b, size_t n)
 		acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc);
 	return tail(a, b, k, n, hsum8(acc));
 }
+
+static MM_AVX2 void axpy_avx2(float a, const float *x, float *y, size_t n)
+{
+	const __m256 av = _mm256_set1_ps(a);
+	size_t k = 0;
+	for (; k + 8 <= n; k += 8)
+		_mm256_storeu_ps(y + k, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + k), _mm256_loadu_ps(y + k)));
+	for (; k < n; k++)
+		y[k] += a * x[k];
+}
 #endif
 
 float fwd_dot(const float *a, const float *b, size_t n)
@@ -188,6 +207,17 @@ float fwd_dot(const float *a, const float *b, size_t n)
 		return dot_avx2(a, b, n);
 #endif
 	return dot_base(a, b, n);
+}
+
+void fwd_axpy(float a, const float *x, float *y, size_t n)
+{
+#if MM_DISPATCH
+	if (fwd_mm_kernel_get() == FWD_MM_AVX2) {
+		axpy_avx2(a, x, y, n);
+		return;
+	}
+#endif
+	axpy_base(a, x, y, n);
 }
 
 /* ---- the blocked product ------------------------------------------------------------ */
