@@ -120,6 +120,7 @@ static const struct { pj_dtype t; double max_rel; } ROUND_TRIP[] = {
 	{ PJ_DT_Q5_K, 0.06 }, { PJ_DT_Q4_0, 0.12 }, { PJ_DT_Q4_1, 0.12 }, { PJ_DT_Q4_K, 0.12 },
 	{ PJ_DT_IQ4_NL, 0.12 }, { PJ_DT_IQ4_XS, 0.12 }, { PJ_DT_MXFP4, 0.2 }, { PJ_DT_Q3_K, 0.25 },
 	{ PJ_DT_Q2_K, 0.45 }, { PJ_DT_IQ3_XXS, 0.3 }, { PJ_DT_IQ3_S, 0.3 }, { PJ_DT_IQ1_M, 0.7 },
+	{ PJ_DT_IQ2_S, 0.35 }, { PJ_DT_IQ2_XS, 0.4 }, { PJ_DT_IQ2_XXS, 0.45 }, { PJ_DT_IQ1_S, 0.6 },
 };
 
 static void test_round_trips(void)
@@ -258,8 +259,12 @@ static void test_refusals(void)
 	ok(st == PJ_OK && h[77] == 0x7c00, "F16 keeps Inf like ggml's conversion");
 	st = pj_quantize_rows(PJ_DT_Q1_0, x, out, 2, 256, NULL, 1, "w", &err);
 	ok(st == PJ_EUNSUPPORTED, "a type without a kernel is refused");
-	ok(!pj_qtype_requires_imatrix(PJ_DT_Q4_K) && !pj_qtype_requires_imatrix(PJ_DT_IQ1_M),
+	ok(!pj_qtype_requires_imatrix(PJ_DT_Q4_K) && !pj_qtype_requires_imatrix(PJ_DT_IQ1_M) &&
+	   !pj_qtype_requires_imatrix(PJ_DT_IQ2_S) && pj_qtype_requires_imatrix(PJ_DT_IQ2_XXS) &&
+	   pj_qtype_requires_imatrix(PJ_DT_IQ2_XS) && pj_qtype_requires_imatrix(PJ_DT_IQ1_S),
 	   "requires_imatrix follows ggml_quantize_requires_imatrix");
+	st = pj_quantize_rows(PJ_DT_IQ2_XXS, x, out, 2, 256, NULL, 1, "w", &err);
+	ok(st == PJ_EUSAGE && strstr(err.msg, "importance matrix"), "IQ2_XXS without importance weights refused");
 }
 
 /* ---- golden ----------------------------------------------------------------- */

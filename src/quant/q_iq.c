@@ -18,6 +18,7 @@
 
 #include "error.h"
 #include "q_common.h"
+#include "q_grid.h"
 
 /* The allowed points: 3 bits per coordinate, coordinate i in bits 3i..3i+2. */
 static const uint16_t IQ3_CODES_256[256] = {
@@ -148,30 +149,10 @@ static void iq3_init(void)
 	iq3_build(&G512, IQ3_CODES_512, 512, 3);
 }
 
-/* Best neighbour of an off-grid group: weighted distance of scale*level to
- * the target magnitudes; the first strict minimum wins.  Writes levels l. */
-static int iq3_best_neighbour(const iq3_grid *g, const uint16_t *nb, const float *xval, const float *w,
-                              float scale, int8_t *L)
+static inline int iq3_best_neighbour(const iq3_grid *g, const uint16_t *nb, const float *xval, const float *w,
+                                     float scale, int8_t *L)
 {
-	const int n = nb[0];
-	float best_d2 = FLT_MAX;
-	int best = -1;
-	for (int j = 1; j <= n; j++) {
-		const uint8_t *pg = g->pts[nb[j]];
-		float d2 = 0;
-		for (int i = 0; i < 4; i++) {
-			const float q = pg[i];
-			const float diff = scale * q - xval[i];
-			d2 += w[i] * diff * diff;
-		}
-		if (d2 < best_d2) {
-			best_d2 = d2;
-			best = nb[j];
-		}
-	}
-	for (int i = 0; i < 4; i++)
-		L[i] = (int8_t)((g->pts[best][i] - 1) / 2);
-	return best;
+	return pj_grid_best_neighbour(&g->pts[0][0], 4, nb, xval, w, scale, L);
 }
 
 static inline uint16_t iq3_code(const int8_t *L)
@@ -274,14 +255,6 @@ static void iq3_weights(const float *xb, const float *qw, float sigma2, float *w
 		waux[i] = sqrtf(weight[i]);
 }
 
-static float sumsq256(const float *x)
-{
-	float s = 0;
-	for (int i = 0; i < PJ_QK_K; i++)
-		s += x[i] * x[i];
-	return s;
-}
-
 /* ---- IQ3_XXS ------------------------------------------------------------- */
 
 static void iq3xxs_superblock(const float *x, pj_blk_iq3_xxs *y, const float *qw)
@@ -295,7 +268,7 @@ static void iq3xxs_superblock(const float *x, pj_blk_iq3_xxs *y, const float *qw
 	memset(sas, 0, sizeof sas);
 	y->d = pj_f2h(0.f);
 	float max_scale = 0;
-	const float sigma2 = 2 * sumsq256(x) / PJ_QK_K;
+	const float sigma2 = 2 * pj_sumsq256(x) / PJ_QK_K;
 	for (int ib = 0; ib < 8; ib++) {
 		const float *xb = x + 32 * ib;
 		iq3_weights(xb, qw ? qw + 32 * ib : NULL, sigma2, weight, waux);
@@ -410,7 +383,7 @@ static void iq3s_superblock(const float *x, pj_blk_iq3_s *y, const float *qw)
 	 * sub-block: reproduced with separate cursors */
 	uint8_t *qs = y->qs, *signs = y->signs;
 	float max_scale = 0;
-	const float sigma2 = 2 * sumsq256(x) / PJ_QK_K;
+	const float sigma2 = 2 * pj_sumsq256(x) / PJ_QK_K;
 	for (int ib = 0; ib < 8; ib++) {
 		const float *xb = x + 32 * ib;
 		iq3_weights(xb, qw ? qw + 32 * ib : NULL, sigma2, weight, waux);
@@ -630,86 +603,22 @@ static const uint16_t IQ1_CODES[2048] = {
 	43552, 43554, 43560, 43562, 43601, 43604, 43606, 43648, 43650, 43656, 43658, 43669, 43680, 43682, 43688, 43690,
 };
 
-#define IQ1_NCODES 43692                 /* codes 0 .. 0xAAAA (levels <= 2) */
-#define IQ1_DELTA 0.125f
+#define IQ1_DELTA PJ_IQ1_DELTA
 
-typedef struct iq1_grid {
-	uint8_t pts[2048][8];                /* 2l+1 per coordinate */
-	int32_t map[IQ1_NCODES];             /* grid index, or -(offset+1) into nb */
-	uint16_t *nb;
-} iq1_grid;
-
-static iq1_grid *G1;
+static pj_grid8 *G1;
 static pthread_once_t iq1_once = PTHREAD_ONCE_INIT;
 
-/* Only codes whose levels are all <= 2 can be looked up (the search never
- * produces level 3), so neighbour lists are built for those 3^8 codes only.
- * The list is every grid point at one of the three smallest squared
- * distances, by (distance, index) - the order of ggml's sorted table. */
-static void iq1_init(void)
+/* the three smallest distances, as for IQ1_S (ggml builds one table for both) */
+static void iq1_init(void) { G1 = pj_grid8_build(IQ1_CODES, 2048, 3); }
+
+const pj_grid8 *pj_iq1_grid(void)
 {
-	iq1_grid *g = pj_xcalloc(1, sizeof *g);
-	for (int i = 0; i < IQ1_NCODES; i++)
-		g->map[i] = INT32_MIN;
-	for (int k = 0; k < 2048; k++) {
-		for (int i = 0; i < 8; i++)
-			g->pts[k][i] = (uint8_t)(2 * ((IQ1_CODES[k] >> (2 * i)) & 3) + 1);
-		g->map[IQ1_CODES[k]] = k;
-	}
-	size_t cap = 6561 * 16, used = 0;
-	g->nb = pj_xmalloc(cap * sizeof(uint16_t));
-	static int d2s[2048];
-	for (int code = 0; code < IQ1_NCODES; code++) {
-		if (g->map[code] != INT32_MIN)
-			continue;
-		bool ternary = true;
-		for (int i = 0; i < 8; i++)
-			if (((code >> (2 * i)) & 3) == 3)
-				ternary = false;
-		if (!ternary)
-			continue;
-		int pos[8];
-		for (int i = 0; i < 8; i++)
-			pos[i] = 2 * ((code >> (2 * i)) & 3) + 1;
-		int best[3] = { INT32_MAX, INT32_MAX, INT32_MAX };   /* 3 smallest distinct */
-		for (int j = 0; j < 2048; j++) {
-			int d2 = 0;
-			for (int i = 0; i < 8; i++)
-				d2 += (g->pts[j][i] - pos[i]) * (g->pts[j][i] - pos[i]);
-			d2s[j] = d2;
-			if (d2 == best[0] || d2 == best[1] || d2 == best[2])
-				continue;
-			if (d2 < best[0]) {
-				best[2] = best[1]; best[1] = best[0]; best[0] = d2;
-			} else if (d2 < best[1]) {
-				best[2] = best[1]; best[1] = d2;
-			} else if (d2 < best[2]) {
-				best[2] = d2;
-			}
-		}
-		if (used + 1 + 2048 > cap) {
-			cap = 2 * cap + 2048;
-			g->nb = pj_xrealloc(g->nb, cap * sizeof(uint16_t));
-		}
-		g->map[code] = -(int32_t)(used + 1);
-		size_t start = used++;
-		int n = 0;
-		for (int b = 0; b < 3; b++) {
-			if (best[b] == INT32_MAX)
-				break;
-			for (int j = 0; j < 2048; j++)
-				if (d2s[j] == best[b]) {
-					g->nb[used++] = (uint16_t)j;
-					n++;
-				}
-		}
-		g->nb[start] = (uint16_t)n;
-	}
-	G1 = g;
+	pthread_once(&iq1_once, iq1_init);
+	return G1;
 }
 
-static int iq1_best_neighbour(const uint16_t *nb, const float *xval, const float *w, float scale,
-                              const float *xg, int8_t *L)
+int pj_iq1_best_neighbour(const uint16_t *nb, const float *xval, const float *w, float scale, const float *xg,
+                          int8_t *L)
 {
 	const int n = nb[0];
 	float best = FLT_MAX;
@@ -734,6 +643,35 @@ static int iq1_best_neighbour(const uint16_t *nb, const float *xval, const float
 	return gi;
 }
 
+float pj_iq1_refit(const int *index, int ngroups, const float *const *levels, const float *x, const float *w,
+                   float scale)
+{
+	float sx = 0, s2 = 0;
+	for (int k = 0; k < ngroups; k++) {
+		const uint8_t *pg = G1->pts[index[k]];
+		for (int j = 0; j < 8; j++) {
+			const float q = levels[k][(pg[j] - 1) / 2];
+			sx += w[8 * k + j] * q * x[8 * k + j];
+			s2 += w[8 * k + j] * q * q;
+		}
+	}
+	return sx > 0 && s2 > 0 ? sx / s2 : scale;
+}
+
+/* Ascending order; equal values keep their index order (glibc's qsort, which
+ * ggml calls here, is a stable merge sort for such small arrays). */
+void pj_sort_ascending(const float *x, int n, int *idx)
+{
+	for (int j = 0; j < n; j++) {
+		int p = j;
+		while (p > 0 && x[idx[p - 1]] > x[j]) {
+			idx[p] = idx[p - 1];
+			p--;
+		}
+		idx[p] = j;
+	}
+}
+
 static const float IQ1_XP[3] = { -1 + IQ1_DELTA, IQ1_DELTA, 1 + IQ1_DELTA };
 static const float IQ1_XM[3] = { -1 - IQ1_DELTA, -IQ1_DELTA, 1 - IQ1_DELTA };
 
@@ -755,7 +693,7 @@ static void iq1m_superblock(const float *x, pj_blk_iq1_m *y, const float *qw)
 	int8_t shifts[16], L[16];
 	memset(y, 0, sizeof *y);
 	float max_scale = 0;
-	const float sigma2 = 2 * sumsq256(x) / PJ_QK_K;
+	const float sigma2 = 2 * pj_sumsq256(x) / PJ_QK_K;
 	for (int ib = 0; ib < 16; ib++) {
 		const float *xb = x + 16 * ib;
 		iq1_weights(xb, qw ? qw + 16 * ib : NULL, sigma2, weight);
@@ -767,17 +705,8 @@ static void iq1m_superblock(const float *x, pj_blk_iq1_m *y, const float *qw)
 			shifts[ib] = 0;
 			continue;
 		}
-		/* ascending order of the values; equal values keep their index order
-		 * (glibc's qsort is a stable merge sort for such small arrays) */
 		int idx[16];
-		for (int j = 0; j < 16; j++) {
-			int p = j;
-			while (p > 0 && xb[idx[p - 1]] > xb[j]) {
-				idx[p] = idx[p - 1];
-				p--;
-			}
-			idx[p] = j;
-		}
+		pj_sort_ascending(xb, 16, idx);
 		float best_score = -FLT_MAX, scale = max;
 		int bi1 = -1, bi2 = -1, bk = -1;
 		/* sums run over the sorted order with level 0 below i1, 1 below i2,
@@ -856,24 +785,13 @@ static void iq1m_superblock(const float *x, pj_blk_iq1_m *y, const float *qw)
 			int gi = G1->map[u];
 			if (gi < 0) {
 				all_on = false;
-				gi = iq1_best_neighbour(G1->nb - gi - 1, xb + 8 * k, weight + 8 * k, scale, xx, L + 8 * k);
+				gi = pj_iq1_best_neighbour(G1->nb - gi - 1, xb + 8 * k, weight + 8 * k, scale, xx, L + 8 * k);
 			}
 			index[k] = gi;
 		}
 		if (!all_on) {
-			float sx = 0, s2 = 0;
-			for (int k = 0; k < 2; k++) {
-				const float *xx = iq1_levels(bk, k);
-				const uint8_t *pg = G1->pts[index[k]];
-				for (int j = 0; j < 8; j++) {
-					const float w = weight[8 * k + j];
-					const float q = xx[(pg[j] - 1) / 2];
-					sx += w * q * xb[8 * k + j];
-					s2 += w * q * q;
-				}
-			}
-			if (sx > 0 && s2 > 0)
-				scale = sx / s2;
+			const float *levels[2] = { iq1_levels(bk, 0), iq1_levels(bk, 1) };
+			scale = pj_iq1_refit(index, 2, levels, xb, weight, scale);
 		}
 		y->qs[2 * ib] = (uint8_t)(index[0] & 255);
 		y->qs[2 * ib + 1] = (uint8_t)(index[1] & 255);
