@@ -66,6 +66,10 @@ for m in llama qwen3 qwen3moe gemma3 deepseek3; do
 	run "$m" Q2_K Q2_K; ok $? "$m --preset Q2_K: bytes equal golden"
 	run "$m" IQ4_XS IQ4_XS; ok $? "$m --preset IQ4_XS: bytes equal golden"
 	run "$m" MXFP4_MOE MXFP4_MOE; ok $? "$m --preset MXFP4_MOE: bytes equal golden"
+	# IQ3_S, IQ3_XXS and (q_iq2.c) IQ2_S tensors
+	for p in IQ2_M IQ3_XXS IQ3_M; do
+		run "$m" $p $p-imat "$G/$m/imatrix.gguf"; ok $? "$m --preset $p --imatrix: bytes equal golden"
+	done
 done
 run qwen3moe Q4_K_M Q4_K_M-imatdat "$G/qwen3moe/imatrix.dat"
 ok $? "qwen3moe --preset Q4_K_M --imatrix imatrix.dat: bytes equal llama.cpp's from the .dat"
