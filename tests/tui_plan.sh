@@ -5,7 +5,8 @@
 # difference; undo; a preset equals batch mode's --dry-run totals; the
 # solver fits a size; export in the background and re-open with --info;
 # resize inside a dialog; quitting with unsaved work asks; the autosave is
-# offered and restored on restart; SIGTERM saves and exits.
+# offered and restored on restart; --imatrix: header, export equal to batch
+# mode's and llama-quantize's, the restore warns; SIGTERM saves and exits.
 . "$PJ_SRCDIR/tests/lib.sh"
 
 TM=${TMUX_BIN:-}
@@ -360,5 +361,47 @@ sleep 0.3
 keys n q
 wait_for "Quit anyway?" && keys y
 wait_dead
+
+# ---- --imatrix: header, export equals batch mode and golden, the restore warns ----------------------
+IM="$PJ_SHARED/golden/qwen3moe/imatrix.gguf"
+H="$PJ_BUILDDIR/tests/gguf_hashes"
+"$PJ" --imatrix "$T/no-such.gguf" "$MOE_GGUF" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "no-such.gguf" "$T/err"; ok $? "--imatrix: an unreadable file is an error naming it, exit 1"
+if [ -r "$IM" ] && [ -x "$H" ]; then
+	mv "$T/state" "$T/state.keep"        # no restore question in between
+	start 200 50 --imatrix "$IM" "$MOE_GGUF"
+	screen | sed -n 2p | grep -qF "| imatrix imatrix.gguf |"; ok $? "--imatrix: the header's totals line names it"
+	screen | sed -n 3p | grep -qF "imatrix imatrix.gguf, 64 chunks of calib.txt: data for 21 of 22 matrices; unweighted (no data): output.weight"
+	ok $? "--imatrix: the header says its chunks, dataset and coverage (output.weight unweighted)"
+	i0=$(out_bytes)
+	keys P
+	wait_for "keep rules"
+	keys Q 4 _ K _ M Enter
+	wait_change "$i0" >/dev/null
+	keys x
+	wait_for "Export GGUF"
+	keys C-u "im-ui.gguf" Enter
+	wait_for "export: done"; ok $? "--imatrix: Q4_K_M exported from the planner"
+	(cd "$T" && "$PJ" --batch --preset Q4_K_M --imatrix "$IM" -o im-batch.gguf "$MOE_GGUF" 2>/dev/null)
+	cmp -s "$T/im-ui.gguf" "$T/im-batch.gguf"; ok $? "--imatrix: the export equals --batch --preset Q4_K_M --imatrix byte for byte"
+	"$H" --json "$PJ_SHARED/golden/qwen3moe/Q4_K_M-imat.json" > "$T/want" && "$H" "$T/im-ui.gguf" > "$T/got" &&
+		cmp -s "$T/want" "$T/got"
+	ok $? "--imatrix: the export equals llama-quantize's Q4_K_M-imat (types, bytes, order)"
+	keys q
+	wait_for "Quit anyway?" && keys y
+	wait_dead
+	start 200 50 "$MOE_GGUF"
+	wait_for "Restore the autosaved session?"
+	screen | grep -qF "It was planned with the importance matrix $IM"; ok $? "restore without the imatrix: the question says which it was planned with"
+	keys y
+	wait_for "warning: the autosave was planned with the importance matrix"; ok $? "restore without the imatrix: a warning"
+	keys q
+	wait_for "Quit anyway?" && keys y
+	wait_dead
+	rm -rf "$T/state"
+	mv "$T/state.keep" "$T/state"
+else
+	skip "qwen3moe imatrix or gguf_hashes missing: --imatrix in the planner not checked"
+fi
 
 done_testing
