@@ -196,6 +196,9 @@ if "$PJ" --batch --pure Q8_0 -o "$T/q8.gguf" "$MOE/gguf/qwen3moe-BF16.gguf" >/de
 	keys ']' '*'
 	step_until "stored as Q8_0: Q4_K dequantizes it" Down
 	ok $? "Q8_0 GGUF: the detail pane of a requantized tensor says so"
+	wait_for "stats: done"
+	screen | grep -q "stats  *max|x| [0-9]" && ! screen | grep -q "stats  *n/a"
+	ok $? "Q8_0 GGUF: the detail pane shows the tensor's decoded statistics (max|x|, RMS, outliers)"
 	keys q; wait_dead
 else
 	ok 1 "a Q8_0 GGUF of qwen3moe written (--batch --pure Q8_0)"
