@@ -6,21 +6,26 @@
 # ff 4096: ~170M weights, ~340 MB), opens it with an empty measurement
 # cache and -j $(nproc), so the statistics and measurement jobs keep every
 # core busy for the whole session, and types a scripted session into a pty
-# (python3): navigation (j/k, ], Enter), edits (+, -), undo (u) and the type
-# menu (t, Esc), one key every ~40 ms.
+# (python3): navigation (j/k, ], Enter), edits (+, -) of a tensor, a group
+# row and a selection, tags (space, X, U), undo (u), redo (^R), the type
+# menu (t, Esc), the preset menu (P, Q, Enter: a new base, the whole plan
+# again, then u), one key every ~40 ms.
 #
 # Latency of a key = the moment the app has written the screen that answers
-# it (PJ_TUI_TRACE=FILE: one CLOCK_MONOTONIC timestamp per key after the
-# refresh) minus the moment the harness wrote the key to the pty (the same
-# clock).  It includes the time the key waited while the UI thread was busy,
-# curses' work and the write to the terminal; not the terminal emulator's
-# own painting.  CPU use of the process during the session shows the
-# workers were busy.
+# it minus the moment the harness wrote the key to the pty (PJ_TUI_TRACE=FILE:
+# per key, CLOCK_MONOTONIC when the loop read it and after the refresh that
+# answers it; the harness uses the same clock).  It includes the time the
+# key waited (for a CPU, or for the UI thread busy elsewhere: "wait"), the
+# app's work on it, curses' and the write to the terminal ("work"); not the
+# terminal emulator's painting.  CPU use of the process (and of its UI
+# thread) during the session shows the workers were busy.  Per-key figures
+# go to WORKDIR/keys.txt.
 #
 # usage: bench/tui_latency.sh [WORKDIR]
 #   env: BUILD (a configured, built tree; default /tmp/b-tui2), KEYS (400),
 #        GAP_MS (40), THREADS ($(nproc)), PJ_SHARED,
-#        MODEL (open this model instead of the generated one)
+#        FIXTURE (qwen3, the default, or deepseek3: a DeepSeek-V3-shaped
+#        HF folder, 46,183 tensors), MODEL (open this model instead)
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-/tmp/b-tui2}
@@ -32,21 +37,42 @@ gap=${GAP_MS:-40}
 mkdir -p "$work"
 command -v python3 >/dev/null || { echo "python3 is needed for the pty harness" >&2; exit 1; }
 
-cfg=$work/qwen3-lat.json
-model=$work/qwen3-lat-BF16.gguf
-sed -e 's/"hidden_size": [0-9]*/"hidden_size": 1024/' \
-    -e 's/"intermediate_size": [0-9]*/"intermediate_size": 4096/' \
-    -e 's/"num_hidden_layers": [0-9]*/"num_hidden_layers": 8/' \
-    -e 's/"max_window_layers": [0-9]*/"max_window_layers": 8/' \
-    -e 's/"num_attention_heads": [0-9]*/"num_attention_heads": 8/' \
-    -e 's/"num_key_value_heads": [0-9]*/"num_key_value_heads": 4/' \
-    -e 's/"tie_word_embeddings": false/"tie_word_embeddings": true/' \
-    "$shared/data/configs/qwen3-8b.json" > "$cfg"
 (cd "$build" && make -s pj-fixture pajamas-tui >/dev/null)
+case ${FIXTURE:-qwen3} in
+qwen3)
+	cfg=$work/qwen3-lat.json
+	model=$work/qwen3-lat-BF16.gguf
+	sed -e 's/"hidden_size": [0-9]*/"hidden_size": 1024/' \
+	    -e 's/"intermediate_size": [0-9]*/"intermediate_size": 4096/' \
+	    -e 's/"num_hidden_layers": [0-9]*/"num_hidden_layers": 8/' \
+	    -e 's/"max_window_layers": [0-9]*/"max_window_layers": 8/' \
+	    -e 's/"num_attention_heads": [0-9]*/"num_attention_heads": 8/' \
+	    -e 's/"num_key_value_heads": [0-9]*/"num_key_value_heads": 4/' \
+	    -e 's/"tie_word_embeddings": false/"tie_word_embeddings": true/' \
+	    "$shared/data/configs/qwen3-8b.json" > "$cfg"
+	gen() { "$build/pj-fixture" --config "$cfg" --out "$model" --gguf --dtype BF16 --seed 1; } ;;
+deepseek3)
+	# DeepSeek-V3's tree (61 layers, 256 routed experts per MoE layer,
+	# MLA, the MTP layer: 46,183 tensors) with tiny matrices, BF16 (~190 MB).
+	cfg=$work/ds3-lat.json
+	model=$work/ds3-lat
+	python3 - "$shared/data/configs/deepseek-v3.json" "$cfg" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c.pop("quantization_config", None)
+c.update(hidden_size=64, intermediate_size=128, kv_lora_rank=32, moe_intermediate_size=32,
+         num_attention_heads=4, num_key_value_heads=4, q_lora_rank=32, qk_nope_head_dim=16,
+         qk_rope_head_dim=16, v_head_dim=16, vocab_size=1024)
+json.dump(c, open(sys.argv[2], "w"))
+PY
+	gen() { "$build/pj-fixture" --config "$cfg" --out "$model" --dtype BF16 --seed 1; } ;;
+*)
+	echo "FIXTURE: qwen3 or deepseek3" >&2; exit 2 ;;
+esac
 if [ -n "${MODEL:-}" ]; then
 	model=$MODEL
-elif [ ! -s "$model" ]; then
-	"$build/pj-fixture" --config "$cfg" --out "$model" --gguf --dtype BF16 --seed 1
+elif [ ! -e "$model" ]; then
+	gen
 fi
 echo "model: $model ($(du -sb "$model" | cut -f1) bytes), threads $threads, $(nproc) cores"
 rm -rf "$work/cache" "$work/state"
@@ -94,16 +120,21 @@ if not seen(b"F10"):
     sys.exit("the app did not draw")
 time.sleep(1.0)          # the jobs are running now
 
-def cpu_ticks():
-    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+def cpu_ticks(path="/proc/%d/stat" % pid):
+    f = open(path).read().rsplit(")", 1)[1].split()
     return int(f[11]) + int(f[12])     # utime + stime
+ui_stat = "/proc/%d/task/%d/stat" % (pid, pid)    # the UI thread is the main thread
 
-# A session: walk, open layers, edit, undo, open and close the type menu.
+# A session: walk, open layers, edit a tensor or a group row, undo, the
+# type menu; then tag two rows and edit the selection, undo, redo; tag a
+# layer's routed experts (768 tensors on DeepSeek-V3) and step them down;
+# apply the preset Q2_K (typed Q in the menu: a full re-plan) and undo it.
 pattern = list("]") + ["\r"] + list("jjjjj") + ["+", "-", "+", "u", "u", "u"] + list("kk") + ["t", "\x1b"] + \
-          list("jjj") + ["\r"] + list("kkk") + ["-", "u"]
+          list("jjj") + ["\r"] + list("kkk") + ["-", "u"] + \
+          list("  ") + ["+", "u", "\x12", "U"] + ["X", "-", "u", "U"] + ["P", "Q", "\r", "u"]
 keys = [pattern[i % len(pattern)] for i in range(nkeys)]
 hz = os.sysconf("SC_CLK_TCK")
-c0, w0 = cpu_ticks(), time.monotonic()
+c0, u0, w0 = cpu_ticks(), cpu_ticks(ui_stat), time.monotonic()
 sent = []
 random.seed(1)
 for k in keys:
@@ -112,7 +143,7 @@ for k in keys:
     # the Esc of the menu needs its escdelay (25 ms) before the next key
     time.sleep((gap + random.randint(-10, 10) + (30 if k == "\x1b" else 0)) / 1000.0)
 time.sleep(0.5)
-c1, w1 = cpu_ticks(), time.monotonic()
+c1, u1, w1 = cpu_ticks(), cpu_ticks(ui_stat), time.monotonic()
 os.write(fd, b"q")
 time.sleep(0.3)
 os.write(fd, b"y")
@@ -124,7 +155,10 @@ for _ in range(100):
 else:
     os.kill(pid, 9)
 
-done = [int(l) for l in open(trace).read().split()]
+# one line per key: when the loop read it, when its screen was out
+rows = [[int(x) for x in l.split()] for l in open(trace).read().splitlines() if l.strip()]
+read = [r[0] for r in rows]
+done = [r[-1] for r in rows]
 n = min(len(done), len(sent))
 def report(what, lat):
     lat = sorted(lat)
@@ -138,11 +172,23 @@ cores = os.cpu_count()
 util = (c1 - c0) / hz / (w1 - w0)
 print("keys sent %d, answered %d" % (len(sent), len(done)))
 allk = [(done[i] - sent[i]) / 1e6 for i in range(n)]
+with open(os.path.join(work, "keys.txt"), "w") as f:      # per key, for a closer look
+    f.write("# key sent_ms wait_ms work_ms\n")
+    for i in range(n):
+        f.write("%r %.3f %.3f %.3f\n" % (keys[i], (sent[i] - sent[0]) / 1e6, (read[i] - sent[i]) / 1e6,
+                                         (done[i] - read[i]) / 1e6))
 report("all keys", allk)
 # Esc is only known to be Esc after curses' ESCDELAY (25 ms) without a
 # following byte: that wait is the terminal protocol's, not the app's.
 report("all but Esc", [allk[i] for i in range(n) if keys[i] != "\x1b"])
 report("Esc (25 ms ESCDELAY)", [allk[i] for i in range(n) if keys[i] == "\x1b"])
-report("edits (+ - u)", [allk[i] for i in range(n) if keys[i] in "+-u"])
-print("process CPU during the session: %.2f cores of %d (%.0f%%)" % (util, cores, 100 * util / cores))
+report("edits (+ - u ^R)", [allk[i] for i in range(n) if keys[i] in "+-u\x12"])
+report("tags (space X U)", [allk[i] for i in range(n) if keys[i] in " XU"])
+report("preset (Enter), its undo", [allk[i] for i in range(2, n) if "Q" in (keys[i - 1], keys[i - 2])])
+# Where the time went (all but Esc): waiting to be read (the CPU, or the
+# loop busy with something else) and the app's own work after the read.
+report("  wait (sent -> read)", [(read[i] - sent[i]) / 1e6 for i in range(n) if keys[i] != "\x1b"])
+report("  work (read -> screen)", [(done[i] - read[i]) / 1e6 for i in range(n) if keys[i] != "\x1b"])
+print("process CPU during the session: %.2f cores of %d (%.0f%%), of which the UI thread %.2f" %
+      (util, cores, 100 * util / cores, (u1 - u0) / hz / (w1 - w0)))
 EOF

@@ -853,6 +853,45 @@ static void test_autosave(pj_session *s, pj_model *other_m, const char *label)
 		free(msg);
 		pj_session_free(o);
 	}
+	/* the background writer: two saves in a row, the file is the newest */
+	pj_session_set_type(r, xd, PJ_DT_Q8_0, &e);
+	st = pj_session_autosave_async(r, dir, "a", 1, &e);
+	pj_session_set_type(r, xd, PJ_DT_Q5_K, &e);
+	ok(!st && pj_session_autosave_due(r), "%s: a change after an async autosave is due again", label);
+	st = pj_session_autosave_async(r, dir, "b", 1, &e);
+	ok(!st && !pj_session_autosave_due(r) && !pj_session_autosave_flush(r, &e), "%s: async autosave written",
+	   label);
+	char *newest = state_of(r);
+	size_t ra, rn = pj_session_history(r, &ra);
+	pj_session *q;
+	pj_session_new(m, NULL, &q, &e);
+	void *qv = NULL;
+	size_t qvl = 0;
+	msg = NULL;
+	st = pj_session_restore(q, dir, &qv, &qvl, &msg, &e);
+	char *qs = state_of(q);
+	size_t qa, qn = pj_session_history(q, &qa);
+	ok(!st && strcmp(qs, newest) == 0 && qn == rn && qa == ra && qvl == 1 && qv && *(char *)qv == 'b',
+	   "%s: the async file restores the newest state (%zu steps)", label, qn);
+	free(qv);
+	free(msg);
+	free(qs);
+	free(newest);
+	pj_session_free(q);
+	/* a failing write is reported by the next call, not lost */
+	char bad[400];
+	snprintf(bad, sizeof bad, "%s/not-a-dir", tmpdir);
+	FILE *nf = fopen(bad, "w");
+	if (nf)
+		fclose(nf);
+	pj_session_set_type(r, xd, PJ_DT_Q6_K, &e);
+	pj_error e2;
+	st = pj_session_autosave_async(r, bad, NULL, 0, &e2);
+	if (!st)
+		st = pj_session_autosave_flush(r, &e2);
+	ok(st != PJ_OK, "%s: an autosave that cannot be written fails (%s)", label, st ? e2.msg : "no error");
+	ok(pj_session_autosave_flush(r, &e2) == PJ_OK, "%s: ... and is reported once", label);
+
 	/* the default place */
 	char xdg[300], want[4096];
 	snprintf(xdg, sizeof xdg, "%s/xdg", tmpdir);
@@ -866,6 +905,144 @@ static void test_autosave(pj_session *s, pj_model *other_m, const char *label)
 	free(saved);
 	free(restored);
 	pj_session_free(r);
+}
+
+/* ---- row stamps: what a front end keeps incrementally ----------------------------------- */
+
+/* Everything pj_session_row() says that a table shows. */
+static bool srow_same(const pj_srow *a, const pj_srow *b)
+{
+	return a->type == b->type && a->bytes == b->bytes && a->loss == b->loss && a->prov == b->prov &&
+	       a->pinned == b->pinned && a->tagged == b->tagged && a->fell_back == b->fell_back &&
+	       a->mstate == b->mstate && a->loss_estimated == b->loss_estimated &&
+	       (a->rel_err == b->rel_err || (isnan(a->rel_err) && isnan(b->rel_err))) &&
+	       strcmp(a->note, b->note) == 0;
+}
+
+/* Per (component, layer) sums, as a table's layer rows hold them. */
+typedef struct lay_sum {
+	uint64_t bytes;
+	double loss;
+	size_t tagged;
+} lay_sum;
+
+static size_t lay_slot(const pj_model *m, size_t t)
+{
+	const pj_tensor *tn = &m->cat.t[t];
+	return tn->layer < 0 ? 0 : 1 + (size_t)tn->comp * (size_t)(m->arch.n_layers + 2) + (size_t)tn->layer;
+}
+
+static void lay_add(lay_sum *ls, const pj_srow *r, int sign)
+{
+	ls->bytes += sign > 0 ? r->bytes : -r->bytes;
+	ls->loss += sign * r->loss;
+	ls->tagged += sign > 0 ? r->tagged : -(size_t)r->tagged;
+}
+
+/* A random walk of edits, tags, measurements, undo and redo.  After each,
+ * every row that differs from before is among pj_session_rows_changed()'s
+ * (or it says "all"), and per-layer sums kept up to date from those rows
+ * only equal a full recomputation; so do the session's totals. */
+static void test_row_stamps(pj_session *s, const char *label)
+{
+	const pj_model *m = pj_session_model(s);
+	const size_t n = m->cat.n, slots = 1 + (size_t)PJ_COMP_COUNT * (size_t)(m->arch.n_layers + 2);
+	pj_srow *was = calloc(n, sizeof *was);
+	size_t *chg = calloc(n, sizeof *chg);
+	lay_sum *inc = calloc(slots, sizeof *inc), *full = calloc(slots, sizeof *full);
+	for (size_t t = 0; t < n; t++) {
+		pj_session_row(s, t, &was[t]);
+		lay_add(&inc[lay_slot(m, t)], &was[t], 1);
+	}
+	const pj_dtype *lad;
+	const size_t nl = pj_ladder(false, &lad);
+	uint64_t stamp = pj_session_row_stamp(s), rng = 12345;
+	size_t missed = 0, n_all = 0, n_some = 0, steps = 300;
+	pj_error e;
+	for (size_t i = 0; i < steps; i++) {
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		const size_t t = (size_t)(rng >> 33) % n, what = (size_t)(rng >> 20) % 16;
+		switch (what) {
+		case 0: case 1: pj_session_step(s, t, (rng >> 8) & 1 ? 1 : -1, &e); break;
+		case 2: pj_session_set_type(s, t, lad[(rng >> 12) % nl], &e); break;
+		case 3: pj_session_pin(s, t, (rng >> 9) & 1, &e); break;
+		case 4: pj_session_revert(s, t, &e); break;
+		case 5: case 6: pj_session_tag_toggle(s, t); break;
+		case 7: pj_session_step_sel(s, (rng >> 8) & 1 ? 1 : -1, &e); break;
+		case 8: pj_session_tag_clear(s); break;
+		case 9: case 10: pj_session_undo(s, &e); break;
+		case 11: pj_session_redo(s, &e); break;
+		case 12: pj_session_tag_layer(s, m->cat.t[t].comp, m->cat.t[t].layer, PJ_TAG_ADD); break;
+		case 13: {
+			pj_mtensor mt;
+			memset(&mt, 0, sizeof mt);
+			mt.tensor = t;
+			mt.state = PJ_MS_DONE;
+			mt.n = 3;
+			for (size_t k = 0; k < mt.n; k++) {
+				mt.r[k].type = lad[(k * 2 + (rng >> 14)) % nl];
+				mt.r[k].state = PJ_MS_DONE;
+				mt.r[k].rel_err = 1e-4 * (double)(1 + ((rng >> (16 + k)) & 7));
+			}
+			pj_session_put_measure(s, &mt);
+			break;
+		}
+		case 14: pj_session_apply_preset(s, (rng >> 10) & 1 ? "Q4_K_M" : "Q5_K_S", PJ_PRESET_KEEP_OVERRIDES, &e); break;
+		default: pj_session_set_type_sel(s, lad[(rng >> 12) % nl], &e); break;
+		}
+		bool all;
+		size_t nc = pj_session_rows_changed(s, stamp, chg, n, &all);
+		uint8_t *in = calloc(n, 1);
+		for (size_t k = 0; k < nc && k < n; k++)
+			in[chg[k]] = 1;
+		n_all += all;
+		n_some += !all && nc;
+		for (size_t u = 0; u < n; u++) {
+			pj_srow now;
+			pj_session_row(s, u, &now);
+			if (!srow_same(&now, &was[u]) && !all && !in[u]) {
+				if (!missed)
+					tap_diag("%s: step %zu (%zu): %s changed, not reported", label, i, what, m->cat.t[u].name);
+				missed++;
+			}
+			/* what a front end does: only the reported rows */
+			if (all || in[u]) {
+				lay_add(&inc[lay_slot(m, u)], &was[u], -1);
+				lay_add(&inc[lay_slot(m, u)], &now, 1);
+			}
+			was[u] = now;
+		}
+		free(in);
+		stamp = pj_session_row_stamp(s);
+	}
+	ok(!missed && n_some > steps / 2 && n_all > 0,
+	   "%s: %zu random changes: every changed row reported (%zu by row, %zu all)", label, steps, n_some, n_all);
+	uint64_t bytes = 0;
+	double loss = 0;
+	for (size_t t = 0; t < n; t++) {
+		pj_srow r;
+		pj_session_row(s, t, &r);
+		lay_add(&full[lay_slot(m, t)], &r, 1);
+		bytes += r.bytes;
+		loss += r.loss;
+	}
+	size_t bad = 0;
+	for (size_t k = 0; k < slots; k++)
+		bad += inc[k].bytes != full[k].bytes || inc[k].tagged != full[k].tagged ||
+		       fabs(inc[k].loss - full[k].loss) > 1e-9 * (1 + fabs(full[k].loss));
+	pj_stotals tt;
+	pj_session_totals(s, &tt);
+	ok(!bad && tt.out_bytes == bytes && fabs(tt.loss - loss) <= 1e-9 * (1 + loss) && tt.n_tagged == pj_session_n_tagged(s),
+	   "%s: per-layer sums kept from the changed rows and the totals equal a full recomputation (%zu off)", label,
+	   bad);
+	bool all;
+	ok(pj_session_rows_changed(s, pj_session_row_stamp(s), chg, n, &all) == 0 && !all,
+	   "%s: nothing changed since the current stamp", label);
+	check_consistent(s, "after the random walk");
+	free(was);
+	free(chg);
+	free(inc);
+	free(full);
 }
 
 /* With an importance matrix the IQ types join the ladder and the solver. */
@@ -1067,6 +1244,10 @@ int main(void)
 
 		pj_session_new(m, &(pj_session_opts){ .base = "Q4_K_M" }, &s, &e);
 		test_undo_all(s, MODELS[i].label);
+		pj_session_free(s);
+
+		pj_session_new(m, &(pj_session_opts){ .base = "Q4_K_M" }, &s, &e);
+		test_row_stamps(s, MODELS[i].label);
 		pj_session_free(s);
 
 		pj_session_new(m, NULL, &s, &e);

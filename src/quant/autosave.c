@@ -278,17 +278,10 @@ static pj_status write_atomic(const char *path, const uint8_t *data, size_t len,
 	return PJ_OK;
 }
 
-pj_status pj_session_autosave(pj_session *s, const char *dir, const void *view, size_t view_len, pj_error *err)
+/* Header, then the payload as one zstd frame; written atomically. */
+static pj_status write_image(const char *path, const wbuf *w, pj_error *err)
 {
-	char path[4096];
-	pj_status rc = pj_session_autosave_path(s, dir, path, sizeof path, err);
-	if (rc)
-		return rc;
-	if (dir && (rc = make_dirs(dir, err)))
-		return rc;
-	wbuf w = { 0 };
-	payload(s, view, view_len, &w);
-	const size_t bound = ZSTD_compressBound(w.n);
+	const size_t bound = ZSTD_compressBound(w->n);
 	uint8_t *img = pj_xmalloc(HDR + bound);
 	memcpy(img, MAGIC, 8);
 	for (int i = 0; i < 4; i++) {
@@ -299,15 +292,163 @@ pj_status pj_session_autosave(pj_session *s, const char *dir, const void *view, 
 	ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 3);
 	ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1);
 	ZSTD_CCtx_setParameter(z, ZSTD_c_contentSizeFlag, 1);
-	const size_t clen = ZSTD_compress2(z, img + HDR, bound, w.b, w.n);
+	const size_t clen = ZSTD_compress2(z, img + HDR, bound, w->b, w->n);
 	ZSTD_freeCCtx(z);
-	free(w.b);
-	if (ZSTD_isError(clen)) {
-		free(img);
-		return pj_fail(err, PJ_EIO, "autosave: zstd: %s", ZSTD_getErrorName(clen));
-	}
-	rc = write_atomic(path, img, HDR + clen, err);
+	pj_status rc;
+	if (ZSTD_isError(clen))
+		rc = pj_fail(err, PJ_EIO, "autosave: zstd: %s", ZSTD_getErrorName(clen));
+	else
+		rc = write_atomic(path, img, HDR + clen, err);
 	free(img);
+	return rc;
+}
+
+/* The path, the directory made, the payload gathered. */
+static pj_status gather(pj_session *s, const char *dir, const void *view, size_t view_len, char *path, wbuf *w,
+                        pj_error *err)
+{
+	pj_status rc = pj_session_autosave_path(s, dir, path, 4096, err);
+	if (rc)
+		return rc;
+	if (dir && (rc = make_dirs(dir, err)))
+		return rc;
+	payload(s, view, view_len, w);
+	return PJ_OK;
+}
+
+/* ---- the background writer -------------------------------------------------------- */
+
+/* One thread per session, started by the first pj_session_autosave_async():
+ * it compresses and writes (fsync and all) what the owner gathered, so the
+ * owner's thread never waits for the disk.  A payload not taken yet is
+ * replaced by a newer one: only the newest file matters. */
+struct sess_saver {
+	pthread_t th;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop, busy;
+	wbuf job;                   /* job.b NULL: nothing pending */
+	char path[4096];
+	pj_status st;               /* the last write's, until reported */
+	pj_error err;
+};
+
+static void *saver_main(void *arg)
+{
+	struct sess_saver *v = arg;
+	pthread_mutex_lock(&v->lock);
+	for (;;) {
+		while (!v->job.b && !v->stop)
+			pthread_cond_wait(&v->cond, &v->lock);
+		if (!v->job.b)
+			break;
+		wbuf w = v->job;
+		char path[4096];
+		memcpy(path, v->path, sizeof path);
+		v->job = (wbuf){ 0 };
+		v->busy = true;
+		pthread_mutex_unlock(&v->lock);
+		pj_error err;
+		const pj_status st = write_image(path, &w, &err);
+		free(w.b);
+		pthread_mutex_lock(&v->lock);
+		v->busy = false;
+		if (st) {
+			v->st = st;
+			v->err = err;
+		}
+		pthread_cond_broadcast(&v->cond);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return NULL;
+}
+
+/* Takes the writer's unreported failure (PJ_OK when none). */
+static pj_status saver_status(struct sess_saver *v, pj_error *err)
+{
+	const pj_status st = v->st;
+	if (st && err)
+		*err = v->err;
+	v->st = PJ_OK;
+	return st;
+}
+
+pj_status pj_session_autosave_flush(pj_session *s, pj_error *err)
+{
+	struct sess_saver *v = s->saver;
+	if (!v)
+		return PJ_OK;
+	pthread_mutex_lock(&v->lock);
+	while (v->job.b || v->busy)
+		pthread_cond_wait(&v->cond, &v->lock);
+	const pj_status st = saver_status(v, err);
+	pthread_mutex_unlock(&v->lock);
+	return st;
+}
+
+void sess_saver_stop(pj_session *s)
+{
+	struct sess_saver *v = s->saver;
+	if (!v)
+		return;
+	pthread_mutex_lock(&v->lock);
+	v->stop = true;               /* what is pending is still written */
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
+	pthread_join(v->th, NULL);
+	pthread_cond_destroy(&v->cond);
+	pthread_mutex_destroy(&v->lock);
+	free(v);
+	s->saver = NULL;
+}
+
+pj_status pj_session_autosave_async(pj_session *s, const char *dir, const void *view, size_t view_len,
+                                    pj_error *err)
+{
+	char path[4096];
+	wbuf w = { 0 };
+	pj_status rc = gather(s, dir, view, view_len, path, &w, err);
+	if (rc)
+		return rc;
+	struct sess_saver *v = s->saver;
+	if (!v) {
+		v = pj_xcalloc(1, sizeof *v);
+		pthread_mutex_init(&v->lock, NULL);
+		pthread_cond_init(&v->cond, NULL);
+		if (pthread_create(&v->th, NULL, saver_main, v) != 0) {
+			/* no thread: write here, as pj_session_autosave() does */
+			pthread_cond_destroy(&v->cond);
+			pthread_mutex_destroy(&v->lock);
+			free(v);
+			rc = write_image(path, &w, err);
+			free(w.b);
+			if (!rc)
+				s->autosaved_gen = s->gen;
+			return rc;
+		}
+		s->saver = v;
+	}
+	pthread_mutex_lock(&v->lock);
+	free(v->job.b);               /* superseded */
+	v->job = w;
+	memcpy(v->path, path, sizeof path);
+	pthread_cond_signal(&v->cond);
+	rc = saver_status(v, err);
+	pthread_mutex_unlock(&v->lock);
+	s->autosaved_gen = s->gen;
+	return rc;
+}
+
+pj_status pj_session_autosave(pj_session *s, const char *dir, const void *view, size_t view_len, pj_error *err)
+{
+	/* a background write still going would land after this one */
+	pj_status rc = pj_session_autosave_flush(s, err);
+	char path[4096];
+	wbuf w = { 0 };
+	if (rc || (rc = gather(s, dir, view, view_len, path, &w, err)))
+		return rc;
+	rc = write_image(path, &w, err);
+	free(w.b);
 	if (!rc)
 		s->autosaved_gen = s->gen;
 	return rc;
@@ -315,6 +456,8 @@ pj_status pj_session_autosave(pj_session *s, const char *dir, const void *view, 
 
 pj_status pj_session_autosave_remove(const pj_session *s, const char *dir, pj_error *err)
 {
+	/* a background write still going would bring the file back */
+	pj_session_autosave_flush((pj_session *)s, NULL);
 	char path[4096];
 	pj_status rc = pj_session_autosave_path(s, dir, path, sizeof path, err);
 	if (rc)

@@ -209,7 +209,14 @@ double sess_loss_at(const pj_session *s, size_t t, pj_dtype type, bool *est)
 	return s->coef[t] * s->scale[group_of(s, t)] * r;
 }
 
-/* Recomputes tensor t's loss and moves the totals by the difference. */
+/* What pj_session_row() says about t may have changed. */
+static void row_changed(pj_session *s, size_t t)
+{
+	s->row_stamp[t] = ++s->row_clock;
+}
+
+/* Recomputes tensor t's loss and moves the totals by the difference.
+ * Every change of a row's entry or measurement ends here. */
 static void loss_update(pj_session *s, size_t t)
 {
 	const pj_plan_entry *e = &s->plan.e[s->ent[t]];
@@ -221,6 +228,7 @@ static void loss_update(pj_session *s, size_t t)
 	s->n_est += (size_t)est - s->est[t];
 	s->loss[t] = l;
 	s->est[t] = est;
+	row_changed(s, t);
 }
 
 static void loss_all(pj_session *s)
@@ -232,6 +240,7 @@ static void loss_all(pj_session *s)
 		s->est[t] = 0;
 		loss_update(s, t);
 	}
+	s->all_stamp = ++s->row_clock;
 }
 
 /* coef = w_role * w_layer / N_role, over the tensors a plan may quantize. */
@@ -454,6 +463,7 @@ pj_status pj_session_new(pj_model *m, const pj_session_opts *o, pj_session **out
 	s->est = pj_xcalloc(s->n ? s->n : 1, 1);
 	s->meas = pj_xcalloc(s->n ? s->n : 1, sizeof *s->meas);
 	s->tag = pj_xcalloc(s->n ? s->n : 1, 1);
+	s->row_stamp = pj_xcalloc(s->n ? s->n : 1, sizeof *s->row_stamp);
 	for (int g = 0; g < PJ_RG_COUNT; g++)
 		s->scale[g] = 1.0;
 	coef_init(s);
@@ -500,10 +510,12 @@ void pj_session_free(pj_session *s)
 {
 	if (!s)
 		return;
+	sess_saver_stop(s);
 	pj_session_measure_cancel(s);
 	pj_measure_job_free(s->mjob);
 	free(s->morder);
 	free(s->inbox);
+	free(s->outbox);
 	pthread_mutex_destroy(&s->lock);
 	for (size_t i = 0; i < s->n_hist; i++)
 		sess_step_free(&s->hist[i]);
@@ -522,6 +534,7 @@ void pj_session_free(pj_session *s)
 	free(s->foreign);
 	free(s->checks);
 	free(s->tag);
+	free(s->row_stamp);
 	free(s->est);
 	free(s->loss);
 	free(s->coef);
@@ -555,6 +568,13 @@ const pj_plan *pj_session_plan(pj_session *s)
 	return &s->plan;
 }
 
+const char *pj_session_base(const pj_session *s, const char **reason)
+{
+	if (reason)
+		*reason = s->plan.base_reason;
+	return s->plan.base;
+}
+
 const pj_plan_entry *pj_session_entry(const pj_session *s, size_t t)
 {
 	return &s->plan.e[s->ent[t]];
@@ -573,6 +593,26 @@ const char *pj_session_model_key(const pj_session *s)
 uint64_t pj_session_plan_generation(const pj_session *s)
 {
 	return s->plan_gen;
+}
+
+uint64_t pj_session_row_stamp(const pj_session *s)
+{
+	return s->row_clock;
+}
+
+size_t pj_session_rows_changed(const pj_session *s, uint64_t since, size_t *out, size_t max, bool *all)
+{
+	*all = s->all_stamp > since;
+	if (*all || s->row_clock <= since)
+		return 0;
+	size_t k = 0;
+	for (size_t t = 0; t < s->n; t++)
+		if (s->row_stamp[t] > since) {
+			if (k < max)
+				out[k] = t;
+			k++;
+		}
+	return k;
 }
 
 size_t pj_session_last_changed(const pj_session *s, const size_t **tensors, bool *all)
@@ -659,10 +699,13 @@ static pj_status rules_set(pj_session *s, char *const *texts, size_t n, pj_error
 
 /* A new base: resolved by building a throw-away plan (plan.c keeps its
  * resolver private), whose base fields are then taken over. */
+/* Only the base's fields are wanted from the temporary plan: built over no
+ * tensors, it costs nothing (a whole plan of 46k tensors is ~30 ms). */
 static pj_status base_set(pj_session *s, const char *base, pj_error *err)
 {
+	static const pj_catalog none;
 	pj_plan tmp;
-	pj_status st = pj_plan_init(&tmp, s->m, base, s->has_im, err);
+	pj_status st = pj_plan_init_cat(&tmp, s->m, &none, s->plan.gguf_names, base, s->has_im, err);
 	if (st)
 		return st;
 	pj_plan *p = &s->plan;
@@ -1554,6 +1597,7 @@ void pj_session_tag(pj_session *s, size_t t, bool on)
 		return;
 	s->tag[t] = on;
 	s->n_tag += on ? 1 : (size_t)-1;
+	row_changed(s, t);
 	sess_touch(s, false);
 }
 
@@ -1570,8 +1614,12 @@ bool pj_session_tagged(const pj_session *s, size_t t)
 
 void pj_session_tag_clear(pj_session *s)
 {
-	memset(s->tag, 0, s->n);
-	s->n_tag = 0;
+	for (size_t t = 0; t < s->n && s->n_tag; t++)
+		if (s->tag[t]) {
+			s->tag[t] = 0;
+			s->n_tag--;
+			row_changed(s, t);
+		}
 	sess_touch(s, false);
 }
 
@@ -1784,17 +1832,31 @@ void pj_session_set_notify(pj_session *s, void (*fn)(void *ctx), void *ctx)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* The inbox is swapped out whole (the lock is held for pointer moves) into
+ * the owner's outbox, which is worked off max at a time. */
+size_t pj_session_poll_some(pj_session *s, size_t max)
+{
+	if (s->outbox_pos == s->n_outbox) {
+		free(s->outbox);
+		pthread_mutex_lock(&s->lock);
+		s->outbox = s->inbox;
+		s->n_outbox = s->n_inbox;
+		s->inbox = NULL;
+		s->n_inbox = s->cap_inbox = 0;
+		pthread_mutex_unlock(&s->lock);
+		s->outbox_pos = 0;
+	}
+	size_t k = 0;
+	for (; s->outbox_pos < s->n_outbox && (!max || k < max); k++)
+		pj_session_put_measure(s, &s->outbox[s->outbox_pos++]);
+	return k;
+}
+
 size_t pj_session_poll(pj_session *s)
 {
-	pthread_mutex_lock(&s->lock);
-	pj_mtensor *box = s->inbox;
-	const size_t n = s->n_inbox;
-	s->inbox = NULL;
-	s->n_inbox = s->cap_inbox = 0;
-	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; i < n; i++)
-		pj_session_put_measure(s, &box[i]);
-	free(box);
+	size_t n = 0, k;
+	while ((k = pj_session_poll_some(s, 0)))
+		n += k;
 	return n;
 }
 
@@ -1904,9 +1966,10 @@ static const sess_meas *meas_find(const pj_session *s, size_t t, pj_dtype type, 
 	return NULL;
 }
 
-void pj_session_row(const pj_session *s, size_t t, pj_srow *r)
+void pj_session_row_figures(const pj_session *s, size_t t, pj_srow *r)
 {
-	memset(r, 0, sizeof *r);
+	memset(r, 0, offsetof(pj_srow, note));
+	r->note[0] = '\0';
 	if (t >= s->n)
 		return;
 	const pj_plan_entry *e = pj_session_entry(s, t);
@@ -1933,6 +1996,14 @@ void pj_session_row(const pj_session *s, size_t t, pj_srow *r)
 	r->fell_back = e->fell_back;
 	r->quantizable = e->quantizable;
 	r->rule = e->rule >= 0 && (size_t)e->rule < s->plan.n_rules ? s->plan.rules[e->rule].text : NULL;
+}
+
+void pj_session_row(const pj_session *s, size_t t, pj_srow *r)
+{
+	pj_session_row_figures(s, t, r);
+	if (t >= s->n)
+		return;
+	const pj_plan_entry *e = r->e;
 	if (e->fell_back)
 		snprintf(r->note, sizeof r->note, "rows of %lld: %s falls back to %s", (long long)e->t->ne[0],
 		         pj_dtype_name(e->requested), pj_dtype_name(e->type));

@@ -77,6 +77,10 @@ const pj_imatrix *pj_session_imatrix(const pj_session *s);
 /* The plan, overrides brought up to date (cheap when nothing changed).  Do
  * not modify it: go through the actions. */
 const pj_plan *pj_session_plan(pj_session *s);
+/* The plan's base (preset name, "auto" or "pure:TYPE") and, when reason
+ * is not NULL, why it is what it is (plan.h's base_reason); unlike
+ * pj_session_plan() nothing is brought up to date (a header per frame). */
+const char *pj_session_base(const pj_session *s, const char **reason);
 /* The plan's entry for catalog tensor t (never NULL for t < cat.n). */
 const pj_plan_entry *pj_session_entry(const pj_session *s, size_t t);
 /* Catalog index of a tensor by name, -1 when absent. */
@@ -100,6 +104,16 @@ uint64_t pj_session_plan_generation(const pj_session *s);
  * change may have touched any tensor (a new base, the rules, a restore;
  * also before any change): then 0 is returned and everything is refreshed. */
 size_t pj_session_last_changed(const pj_session *s, const size_t **tensors, bool *all);
+/* Rows: any change of what pj_session_row() says about a tensor (its
+ * entry, predicted loss, measurement, tag) stamps it with a new value of a
+ * counter, whatever caused it (edits, undo, measurements streaming in,
+ * tags).  A front end keeps the stamp of its last refresh and refreshes
+ * only the rows changed since: pj_session_rows_changed() writes their
+ * catalog indices (ascending, at most max) and returns how many there are;
+ * *all is set (and 0 returned) when every row may have changed since (a
+ * new base, the rules, a refit, a restore).  O(tensors), no allocation. */
+uint64_t pj_session_row_stamp(const pj_session *s);
+size_t pj_session_rows_changed(const pj_session *s, uint64_t since, size_t *out, size_t max, bool *all);
 /* Unsaved work: the plan differs from the last pj_session_save_plan() (or
  * pj_session_mark_saved()); undoing back to it clears the flag. */
 bool pj_session_dirty(const pj_session *s);
@@ -219,6 +233,10 @@ const pj_progress *pj_session_measure_progress(const pj_session *s);
 void pj_session_set_notify(pj_session *s, void (*fn)(void *ctx), void *ctx);
 /* Owner thread: takes queued results in; returns how many tensors came in. */
 size_t pj_session_poll(pj_session *s);
+/* The same, at most max of them (0: no limit), oldest first: a loop that
+ * must stay responsive bounds its work per turn and comes back for the
+ * rest (returned == max: there may be more). */
+size_t pj_session_poll_some(pj_session *s, size_t max);
 
 /* ---- predicted loss -------------------------------------------------------------- */
 
@@ -255,6 +273,9 @@ typedef struct pj_srow {
 } pj_srow;
 
 void pj_session_row(const pj_session *s, size_t t, pj_srow *out);
+/* The same without the note ("" always): no formatting, for refreshing
+ * the figures of many rows at once. */
+void pj_session_row_figures(const pj_session *s, size_t t, pj_srow *out);
 
 /* One candidate type for the detail pane. */
 typedef struct pj_scand {
@@ -379,6 +400,17 @@ bool pj_session_autosave_due(const pj_session *s);
  * checks, the importance matrix's path and hash and the UI's opaque view bytes: zstd, temporary file + fsync +
  * rename + directory fsync, so a crash leaves the previous file or this one. */
 pj_status pj_session_autosave(pj_session *s, const char *dir, const void *view, size_t view_len, pj_error *err);
+/* The same with only the gathering on the calling thread (the plan file
+ * text, overrides, history: no compression, no disk): a background thread
+ * of the session, started on first use and ended by pj_session_free(),
+ * compresses and writes it; a payload it has not taken yet is replaced.
+ * Returns an unreported failure of an earlier background write (err
+ * filled), else PJ_OK.  pj_session_autosave() waits for the writer first. */
+pj_status pj_session_autosave_async(pj_session *s, const char *dir, const void *view, size_t view_len,
+                                    pj_error *err);
+/* Waits until the background writer has written everything handed to it;
+ * returns its unreported failure, if any. */
+pj_status pj_session_autosave_flush(pj_session *s, pj_error *err);
 
 typedef struct pj_session_saved {
 	char path[4096];

@@ -93,6 +93,12 @@ struct pj_session {
 	size_t *chg;
 	size_t n_chg, cap_chg;
 	bool chg_all;
+	/* rows (pj_session_rows_changed): row_stamp[t] is the value of
+	 * row_clock when what pj_session_row() says about t last changed;
+	 * all_stamp when every row did */
+	uint64_t row_clock, all_stamp;
+	uint64_t *row_stamp;
+	struct sess_saver *saver;   /* autosave.c's background writer, NULL until used */
 
 	int64_t kv_ctx;
 	pj_dtype kv_type;
@@ -101,6 +107,8 @@ struct pj_session {
 	pthread_mutex_t lock;
 	pj_mtensor *inbox;
 	size_t n_inbox, cap_inbox;
+	pj_mtensor *outbox;         /* owner thread: taken from the inbox, not yet put */
+	size_t n_outbox, outbox_pos;
 	void (*notify)(void *ctx);
 	void *notify_ctx;
 	pj_measure_job *mjob;
@@ -128,5 +136,9 @@ void sess_strv_free(char **v, size_t n);
 void sess_touch(pj_session *s, bool plan);
 /* After sess_touch(s, true): the change touched only these tensors. */
 void sess_changed_set(pj_session *s, const sess_diff *d, size_t nd);
+
+/* autosave.c: lets the background writer finish what it was given, then
+ * ends it (pj_session_free). */
+void sess_saver_stop(pj_session *s);
 
 #endif

@@ -257,68 +257,56 @@ static void fold_row(pj_app *a, size_t j)
 	}
 }
 
-/* Every row's plan figures, bottom-up, in one pass over the tree: each
- * catalog tensor is asked once. */
+/* Every row's plan figures: the leaves (each catalog tensor asked once),
+ * then the inner rows bottom-up. */
 static void compute_row_plan(pj_app *a)
 {
 	const pj_tree *t = &a->tree;
-	const pj_catalog *cat = &a->m->cat;
-	if (!a->rp)
-		a->rp = pj_xcalloc(t->n ? t->n : 1, sizeof *a->rp);
-	pj_srow *sr = pj_xcalloc(cat->n ? cat->n : 1, sizeof *sr);
-	bool *got = pj_xcalloc(cat->n ? cat->n : 1, sizeof *got);
-	for (size_t j = t->n; j-- > 0;) {
-		const pj_row *r = &t->rows[j];
-		if (r->kind == PJ_ROW_TENSOR || r->kind == PJ_ROW_SLICE) {
-			size_t ti = (size_t)r->tensor;
-			if (!got[ti]) {
-				pj_session_row(a->s, ti, &sr[ti]);
-				got[ti] = true;
-			}
-			leaf_plan(a, r, &sr[ti], &a->rp[j]);
-		} else {
-			fold_row(a, j);
-		}
+	const size_t n_cat = a->m->cat.n;
+	for (size_t ti = 0; ti < n_cat; ti++) {
+		if (a->leaf_off[ti] == a->leaf_off[ti + 1])
+			continue;
+		pj_srow sr;
+		pj_session_row_figures(a->s, ti, &sr);
+		for (uint32_t l = a->leaf_off[ti]; l < a->leaf_off[ti + 1]; l++)
+			leaf_plan(a, &t->rows[a->leaf_rows[l]], &sr, &a->rp[a->leaf_rows[l]]);
 	}
-	free(sr);
-	free(got);
-	a->rp_gen = pj_session_generation(a->s);
-	a->rp_valid = true;
+	for (size_t j = t->n; j-- > 0;)
+		if (t->rows[j].kind != PJ_ROW_TENSOR && t->rows[j].kind != PJ_ROW_SLICE)
+			fold_row(a, j);
 }
 
-void pj_app_refold_tensors(pj_app *a, const size_t *ts, size_t n)
+/* Leaf rows by tensor (CSR). */
+static void leaf_index(pj_app *a)
 {
 	const pj_tree *t = &a->tree;
-	const pj_catalog *cat = &a->m->cat;
-	if (!a->s || !a->rp_valid || n > cat->n / 4) {
-		a->rp_force = true;      /* a big change: the full pass is as cheap */
-		return;
-	}
-	if (!a->leaf_off) {
-		/* Leaf rows by tensor (CSR), built once. */
-		a->leaf_off = pj_xcalloc(cat->n + 1, sizeof *a->leaf_off);
-		for (size_t j = 0; j < t->n; j++)
-			if (t->rows[j].kind == PJ_ROW_TENSOR || t->rows[j].kind == PJ_ROW_SLICE)
-				a->leaf_off[t->rows[j].tensor + 1]++;
-		for (size_t i = 0; i < cat->n; i++)
-			a->leaf_off[i + 1] += a->leaf_off[i];
-		a->leaf_rows = pj_xcalloc(a->leaf_off[cat->n] ? a->leaf_off[cat->n] : 1, sizeof *a->leaf_rows);
-		uint32_t *fill = pj_xcalloc(cat->n ? cat->n : 1, sizeof *fill);
-		for (size_t j = 0; j < t->n; j++)
-			if (t->rows[j].kind == PJ_ROW_TENSOR || t->rows[j].kind == PJ_ROW_SLICE) {
-				size_t ti = (size_t)t->rows[j].tensor;
-				a->leaf_rows[a->leaf_off[ti] + fill[ti]++] = (uint32_t)j;
-			}
-		free(fill);
-	}
-	uint8_t *mark = pj_xcalloc(t->n ? t->n : 1, 1);
+	const size_t n = a->m->cat.n;
+	a->leaf_off = pj_xcalloc(n + 1, sizeof *a->leaf_off);
+	for (size_t j = 0; j < t->n; j++)
+		if (t->rows[j].kind == PJ_ROW_TENSOR || t->rows[j].kind == PJ_ROW_SLICE)
+			a->leaf_off[t->rows[j].tensor + 1]++;
+	for (size_t i = 0; i < n; i++)
+		a->leaf_off[i + 1] += a->leaf_off[i];
+	a->leaf_rows = pj_xcalloc(a->leaf_off[n] ? a->leaf_off[n] : 1, sizeof *a->leaf_rows);
+	uint32_t *fill = pj_xcalloc(n ? n : 1, sizeof *fill);
+	for (size_t j = 0; j < t->n; j++)
+		if (t->rows[j].kind == PJ_ROW_TENSOR || t->rows[j].kind == PJ_ROW_SLICE) {
+			size_t ti = (size_t)t->rows[j].tensor;
+			a->leaf_rows[a->leaf_off[ti] + fill[ti]++] = (uint32_t)j;
+		}
+	free(fill);
+}
+
+/* The leaf rows of tensors ts[0..n) and their ancestors only. */
+static void refold_tensors(pj_app *a, const size_t *ts, size_t n)
+{
+	const pj_tree *t = &a->tree;
+	uint8_t *mark = a->rp_mark;
 	size_t lo = t->n, hi = 0;
 	for (size_t k = 0; k < n; k++) {
 		size_t ti = ts[k];
-		if (ti >= cat->n)
-			continue;
 		pj_srow sr;
-		pj_session_row(a->s, ti, &sr);
+		pj_session_row_figures(a->s, ti, &sr);
 		for (uint32_t l = a->leaf_off[ti]; l < a->leaf_off[ti + 1]; l++) {
 			uint32_t j = a->leaf_rows[l];
 			leaf_plan(a, &t->rows[j], &sr, &a->rp[j]);
@@ -331,27 +319,45 @@ void pj_app_refold_tensors(pj_app *a, const size_t *ts, size_t n)
 	}
 	/* Children come after their parent: fold from the bottom up. */
 	for (size_t j = hi + 1; j-- > lo && lo < t->n;)
-		if (mark[j])
+		if (mark[j]) {
 			fold_row(a, j);
-	free(mark);
-	a->rp_gen = pj_session_generation(a->s);
-	a->rp_force = false;
+			mark[j] = 0;
+		}
+}
+
+/* Brings the row figures up to the session's row stamp: only the rows
+ * that changed since the last time (an edit, undo, a tag, measurements
+ * streaming in) and their ancestors; everything when the session says
+ * every row may have changed, or when most did. */
+static void sync_row_plan(pj_app *a)
+{
+	const pj_tree *t = &a->tree;
+	const size_t n_cat = a->m->cat.n, max = n_cat / 4;
+	uint64_t stamp = pj_session_row_stamp(a->s);
+	if (a->rp && a->rp_stamp == stamp)
+		return;
+	if (!a->rp) {
+		a->rp = pj_xcalloc(t->n ? t->n : 1, sizeof *a->rp);
+		a->rp_mark = pj_xcalloc(t->n ? t->n : 1, 1);
+		a->rp_changed = pj_xcalloc(max + 1, sizeof *a->rp_changed);
+		leaf_index(a);
+		compute_row_plan(a);
+	} else {
+		bool all;
+		size_t n = pj_session_rows_changed(a->s, a->rp_stamp, a->rp_changed, max, &all);
+		if (all || n > max)
+			compute_row_plan(a);
+		else
+			refold_tensors(a, a->rp_changed, n);
+	}
+	a->rp_stamp = stamp;
 }
 
 const pj_row_plan *pj_app_row_plan(pj_app *a, uint32_t r)
 {
 	if (!a->s || r >= a->tree.n)
 		return NULL;
-	/* Measurements streaming in move the generation all the time: on a
-	 * model with tens of thousands of rows, refold for them at most once a
-	 * second (a full pass asks the session about every tensor); an edit
-	 * (rp_force) refolds at once. */
-	if (!a->rp_valid || (a->rp_gen != pj_session_generation(a->s) &&
-	                     (a->rp_force || pj_now() - a->rp_time > 1.0))) {
-		compute_row_plan(a);
-		a->rp_force = false;
-		a->rp_time = pj_now();
-	}
+	sync_row_plan(a);
 	return &a->rp[r];
 }
 
@@ -396,7 +402,7 @@ static double sort_value(pj_app *a, uint32_t ri)
 	const pj_row_plan *p = pj_app_row_plan(a, ri);
 	pj_srow sr;
 	if (a->s)
-		pj_session_row(a->s, (size_t)r->tensor, &sr);
+		pj_session_row_figures(a->s, (size_t)r->tensor, &sr);
 	switch ((pj_col)a->sort_col) {
 	case PJ_COL_ATTN: return r->layer;
 	case PJ_COL_SHAPE: return (double)pj_tensor_nelem(t);
@@ -500,21 +506,41 @@ static void draw_msg(pj_app *a, pj_rect r)
 	              a->autosave_note[0] ? "" : "");
 }
 
-/* PJ_TUI_TRACE=FILE (bench/tui_latency.sh): one CLOCK_MONOTONIC
- * timestamp in nanoseconds per key, written when the screen that answers
- * it has been handed to the terminal. */
+/* PJ_TUI_TRACE=FILE (bench/tui_latency.sh): one line per key, two
+ * CLOCK_MONOTONIC timestamps in nanoseconds: when the loop read the key
+ * and when the screen that answers it had been handed to the terminal.
+ * The harness's write of the key to the first is the wait (for the CPU,
+ * or for the loop busy elsewhere), the first to the second the work. */
 static FILE *trace_out;
+static long long trace_read[64];
 static unsigned trace_pending;
+
+static long long trace_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void trace_key(void)
+{
+	if (!trace_out)
+		return;
+	long long ns = trace_ns();
+	if (trace_pending < sizeof trace_read / sizeof trace_read[0])
+		trace_read[trace_pending] = ns;
+	trace_pending++;
+}
 
 static void trace_flush(void)
 {
 	if (!trace_out || !trace_pending)
 		return;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	long long ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-	for (; trace_pending; trace_pending--)
-		fprintf(trace_out, "%lld\n", ns);
+	long long ns = trace_ns();
+	const unsigned max = sizeof trace_read / sizeof trace_read[0];
+	for (unsigned i = 0; i < trace_pending; i++)
+		fprintf(trace_out, "%lld %lld\n", trace_read[i < max ? i : max - 1], ns);
+	trace_pending = 0;
 	fflush(trace_out);
 }
 
@@ -669,6 +695,8 @@ static void app_free(pj_app *a)
 	if (a->search_ok)
 		regfree(&a->search_re);
 	free(a->rp);
+	free(a->rp_mark);
+	free(a->rp_changed);
 	free(a->leaf_off);
 	free(a->leaf_rows);
 	for (size_t i = 0; a->slice_ts && i < a->m->cat.n; i++)
@@ -739,6 +767,42 @@ static void session_notify(void *ctx)
 	(void)r;
 }
 
+/* Every key waiting on stdin, dispatched.  Returns -1 to go on, else the
+ * exit status (quit, or stdin at EOF). */
+static int read_keys(pj_app *a, bool *dirty, int *idle_reads)
+{
+	pj_mouse ev;
+	int k, got = 0;
+	while ((k = pj_crt_read_key(&ev)) != PJ_KEY_NONE) {
+		int f;
+		got++;
+		a->last_key = pj_now();
+		trace_key();
+		if (k == PJ_KEY_RESIZE) {
+			layout(a);
+			f = PJ_R_REDRAW;
+		} else if (k == PJ_KEY_MOUSE) {
+			f = dispatch_mouse(a, &ev);
+		} else if (pj_dlg_active(a)) {
+			f = pj_dlg_handle_key(a, k);
+		} else {
+			f = pj_app_dispatch(a, pj_keys_action(k));
+		}
+		if (f & PJ_R_QUIT || a->quit)
+			return PJ_EXIT_OK;
+		if (f & (PJ_R_REDRAW | PJ_R_HANDLED))
+			*dirty = true;
+		/* Draw between keys when a burst is long: the screen keeps up. */
+		if (got % 32 == 0 && *dirty) {
+			draw(a);
+			*dirty = false;
+		}
+	}
+	/* Readable but no key, again and again: stdin is at EOF. */
+	*idle_reads = got ? 0 : *idle_reads + 1;
+	return *idle_reads > 100 ? PJ_EXIT_RUNTIME : -1;
+}
+
 static int run_loop(pj_app *a)
 {
 	pj_msg *buf = NULL;
@@ -751,12 +815,18 @@ static int run_loop(pj_app *a)
 	int idle_reads = 0, rc = PJ_EXIT_OK;
 
 	for (;;) {
+		/* A key's screen before the background work of the turn. */
+		if (dirty) {
+			draw(a);
+			dirty = bg = false;
+			last_draw = pj_now();
+		}
 		if (pj_plan_tick(a))
 			bg = true;
 		double now = pj_now();
-		if (dirty || (bg && now - last_draw >= BG_FRAME)) {
+		if (bg && now - last_draw >= BG_FRAME) {
 			draw(a);
-			dirty = bg = false;
+			bg = false;
 			last_draw = now;
 		}
 		struct pollfd pfd[3] = {
@@ -792,52 +862,24 @@ static int run_loop(pj_app *a)
 			bg = true;                 /* progress bar, rate, ETA */
 		if (n <= 0)
 			continue;
-		if (pfd[1].revents & POLLIN) {
-			apply_messages(a, &buf, &cap);
-			bg = true;
-		}
-		if (a->exp.fd >= 0 && pfd[2].revents)
-			bg = true;                 /* pj_plan_tick reads it */
 		if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL) && !(pfd[0].revents & POLLIN)) {
 			pj_plan_autosave(a, true);
 			rc = PJ_EXIT_RUNTIME;      /* the terminal went away */
 			break;
 		}
-		if (!(pfd[0].revents & POLLIN))
-			continue;
-		pj_mouse ev;
-		int k, got = 0;
-		while ((k = pj_crt_read_key(&ev)) != PJ_KEY_NONE) {
-			int f;
-			got++;
-			a->last_key = pj_now();
-			trace_pending++;
-			if (k == PJ_KEY_RESIZE) {
-				layout(a);
-				f = PJ_R_REDRAW;
-			} else if (k == PJ_KEY_MOUSE) {
-				f = dispatch_mouse(a, &ev);
-			} else if (pj_dlg_active(a)) {
-				f = pj_dlg_handle_key(a, k);
-			} else {
-				f = pj_app_dispatch(a, pj_keys_action(k));
-			}
-			if (f & PJ_R_QUIT || a->quit)
+		if (a->exp.fd >= 0 && pfd[2].revents)
+			bg = true;                 /* pj_plan_tick reads it */
+		/* Keys first: background news waits for them, never the reverse. */
+		if (pfd[0].revents & POLLIN) {
+			int r = read_keys(a, &dirty, &idle_reads);
+			if (r >= 0) {
+				rc = r;
 				goto out;
-			if (f & (PJ_R_REDRAW | PJ_R_HANDLED))
-				dirty = true;
-			/* Draw between keys when a burst is long: the screen keeps up. */
-			if (got % 32 == 0 && dirty) {
-				pj_plan_tick(a);
-				draw(a);
-				dirty = false;
 			}
 		}
-		/* Readable but no key, again and again: stdin is at EOF. */
-		idle_reads = got ? 0 : idle_reads + 1;
-		if (idle_reads > 100) {
-			rc = PJ_EXIT_RUNTIME;
-			break;
+		if (pfd[1].revents & POLLIN) {
+			apply_messages(a, &buf, &cap);
+			bg = true;
 		}
 	}
 out:

@@ -25,16 +25,22 @@ static bool is_moe(const pj_arch *ar)
 }
 
 /* Already quantized tensors in the source, and what the plan requantizes:
- * counted again only when the plan changed. */
+ * counted again only when the plan changed, and only for a source that
+ * has quantized tensors (a pass over every entry after each edit costs a
+ * 46k-tensor tree more than the rest of the frame). */
 static const pj_requant *requant_of(pj_app *a)
 {
 	static pj_requant rq;
 	static const pj_session *s;
 	static uint64_t gen;
 	const uint64_t generation = pj_session_plan_generation(a->s);
-	if (s != a->s || gen != generation) {
-		pj_requant_count(&a->m->cat, pj_session_plan(a->s), &rq);
+	if (s != a->s) {
+		pj_requant_count(&a->m->cat, NULL, &rq);
 		s = a->s;
+		gen = generation - 1;
+	}
+	if (rq.n_quantized && gen != generation) {
+		pj_requant_count(&a->m->cat, pj_session_plan(a->s), &rq);
 		gen = generation;
 	}
 	return &rq;
@@ -120,7 +126,7 @@ static void header_draw(pj_app *a, pj_rect r)
 	} else {
 		pj_stotals t;
 		pj_session_totals(a->s, &t);
-		const pj_plan *p = pj_session_plan(a->s);
+		const char *base = pj_session_base(a->s, NULL);
 		rq = requant_of(a);
 		char loss[64], kv[64];
 		if (isnan(t.loss_checked))
@@ -131,7 +137,7 @@ static void header_draw(pj_app *a, pj_rect r)
 		snprintf(kv, sizeof kv, "KV %lldk %s %s", (long long)(t.kv_ctx / 1024), pj_dtype_name(t.kv_type),
 		         pj_fmt_bytes(t.kv_bytes, b4, sizeof b4));
 		off = (size_t)snprintf(line, sizeof line, "%s%s %s %s %s (%.2f bpw, %.0f%%) | %s | %s",
-		                       t.dirty ? "[+] " : "", p && p->base ? p->base : "?",
+		                       t.dirty ? "[+] " : "", base ? base : "?",
 		                       pj_fmt_bytes(t.src_bytes, b1, sizeof b1), pj_crt_glyph(PJ_G_ARROW),
 		                       pj_fmt_bytes(t.out_bytes, b2, sizeof b2), t.bpw, 100 * t.ratio, loss, kv);
 		if (t.n_tagged)
@@ -165,8 +171,9 @@ static void header_draw(pj_app *a, pj_rect r)
 		           "MoE: a GGUF stores each layer's experts as one stacked tensor (ffn_*_exps): on export its "
 		           "type applies to all of that layer's experts");
 	} else if (a->s) {
-		const pj_plan *p = pj_session_plan(a->s);
-		snprintf(line, sizeof line, "%s", p && p->base_reason[0] ? p->base_reason : "");
+		const char *why;
+		pj_session_base(a->s, &why);
+		snprintf(line, sizeof line, "%s", why);
 		pj_crt_put(r.y + 2, r.x, r.w, PJ_C_DIM, true, line);
 	}
 }

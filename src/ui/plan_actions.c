@@ -27,11 +27,10 @@
 #include "quant/qtypes.h"
 #include "views.h"
 
-/* Autosave this long after the last change (debounce), in seconds. */
+/* Autosave this long after a change, and at most this often, in seconds. */
 #define AUTOSAVE_DELAY 0.5
-/* ... once no key came for this long, or anyway this long after it. */
-#define AUTOSAVE_IDLE 0.4
-#define AUTOSAVE_MAX_WAIT 5.0
+/* Measurement results taken in per loop turn. */
+#define POLL_MAX 256
 /* Messages fade after this long. */
 #define MSG_SECONDS 10.0
 
@@ -51,7 +50,6 @@ static bool is_leaf(const pj_row *r)
 static void changed(pj_app *a)
 {
 	a->last_change = pj_now();
-	a->rp_force = true;
 	if (a->filter == PJ_FILTER_TYPE || a->sort_col >= 0) {
 		uint32_t row = pj_app_sel_row(a);
 		pj_app_refresh_rows(a);
@@ -96,8 +94,6 @@ typedef struct targets {
 	size_t tensor;
 	bool temp;          /* the row's tensors were tagged for this call */
 	size_t n;
-	size_t *list;       /* what was edited (targets_end), for the refold */
-	size_t n_list;
 } targets;
 
 static void targets_begin(pj_app *a, targets *tg)
@@ -121,31 +117,12 @@ static void targets_begin(pj_app *a, targets *tg)
 	tg->n = pj_session_n_tagged(a->s);
 }
 
+/* The rows follow by themselves (pj_app_row_plan refolds the tensors the
+ * session stamps as changed), so only the temporary tags go. */
 static void targets_end(pj_app *a, targets *tg)
 {
-	if (tg->single) {
-		tg->list = pj_xmalloc(sizeof *tg->list);
-		tg->list[0] = tg->tensor;
-		tg->n_list = 1;
-	} else {
-		size_t n = pj_session_tagged_list(a->s, NULL, 0);
-		tg->list = pj_xcalloc(n ? n : 1, sizeof *tg->list);
-		tg->n_list = pj_session_tagged_list(a->s, tg->list, n);
-		if (tg->n_list > n)
-			tg->n_list = n;
-	}
 	if (tg->temp)
 		pj_session_tag_clear(a->s);
-}
-
-/* After report()/changed(): refold only the edited tensors' rows (and
- * their tags when they were tagged for the call). */
-static void targets_done(pj_app *a, targets *tg, bool edited)
-{
-	if (edited)
-		pj_app_refold_tensors(a, tg->list, tg->n_list);
-	free(tg->list);
-	tg->list = NULL;
 }
 
 static const char *targets_name(pj_app *a, const targets *tg, char *buf, size_t len)
@@ -174,7 +151,6 @@ static int step(pj_app *a, int dir)
 	targets_name(a, &tg, what, sizeof what);
 	targets_end(a, &tg);
 	if (st != PJ_OK) {
-		targets_done(a, &tg, false);
 		pj_app_msg(a, true, "%s", err.msg);
 		return PJ_R_HANDLED | PJ_R_REDRAW;
 	}
@@ -184,7 +160,6 @@ static int step(pj_app *a, int dir)
 	else
 		snprintf(m, sizeof m, "%s one step %s", what, dir > 0 ? "up" : "down");
 	report(a, m, before);
-	targets_done(a, &tg, true);
 	return PJ_R_HANDLED | PJ_R_REDRAW;
 }
 
@@ -208,14 +183,12 @@ static int type_chosen(pj_app *a, pj_dialog *d, bool ok, int id, const char *tex
 	targets_name(a, &tg, what, sizeof what);
 	targets_end(a, &tg);
 	if (st != PJ_OK) {
-		targets_done(a, &tg, false);
 		pj_app_msg(a, true, "%s", err.msg);
 		return 0;
 	}
 	char m[260];
 	snprintf(m, sizeof m, "%s %s", what, id < 0 ? "reverted to the preset and rules" : pj_dtype_name((pj_dtype)id));
 	report(a, m, before);
-	targets_done(a, &tg, true);
 	return 0;
 }
 
@@ -266,7 +239,6 @@ static void type_menu(pj_app *a, const char *title, pj_dlg_fn done, bool with_re
 		targets_begin(a, &tg);
 		targets_name(a, &tg, what, sizeof what);
 		targets_end(a, &tg);
-		targets_done(a, &tg, false);
 		pj_dlg_line(d, "for %s", what);
 	}
 }
@@ -309,7 +281,6 @@ static int pin(pj_app *a)
 		pj_app_msg(a, false, "%s %s", what, on ? "pinned" : "unpinned");
 		changed(a);
 	}
-	targets_done(a, &tg, st == PJ_OK);
 	return PJ_R_HANDLED | PJ_R_REDRAW;
 }
 
@@ -321,17 +292,12 @@ static int tag_row(pj_app *a)
 	const pj_row *r = &a->tree.rows[ri];
 	const pj_row_plan *p = pj_app_row_plan(a, ri);
 	bool on = !(p && p->all_tagged);
-	size_t *ts = pj_xcalloc(r->end - ri, sizeof *ts), n = 0;
 	for (uint32_t i = ri; i < r->end; i++)
-		if (is_leaf(&a->tree.rows[i])) {
+		if (is_leaf(&a->tree.rows[i]))
 			pj_session_tag(a->s, (size_t)a->tree.rows[i].tensor, on);
-			ts[n++] = (size_t)a->tree.rows[i].tensor;
-		}
 	pj_app_select(a, a->sel + 1);
 	pj_app_msg(a, false, "%zu tagged", pj_session_n_tagged(a->s));
 	changed(a);
-	pj_app_refold_tensors(a, ts, n);
-	free(ts);
 	return PJ_R_HANDLED | PJ_R_REDRAW;
 }
 
@@ -410,7 +376,6 @@ static int rule_from_sel_done(pj_app *a, pj_dialog *d, bool ok, int id, const ch
 	if (tg.single)
 		pj_session_tag(a->s, tg.tensor, false);
 	targets_end(a, &tg);
-	targets_done(a, &tg, false);
 	if (st != PJ_OK)
 		pj_app_msg(a, true, "%s", err.msg);
 	else {
@@ -1271,6 +1236,13 @@ static void measure_start(pj_app *a)
 	free(seen);
 }
 
+/* A failed save leaves the cache dirty: the save at exit tries again. */
+static void mcache_save_job(void *arg)
+{
+	pj_error err;
+	pj_mcache_save(arg, &err);
+}
+
 /* ---- autosave, restore, quit ------------------------------------------------------- */
 
 void pj_plan_autosave(pj_app *a, bool force)
@@ -1284,16 +1256,17 @@ void pj_plan_autosave(pj_app *a, bool force)
 	if (t.undo_steps == 0)
 		return;
 	double now = pj_now();
-	/* Debounced, and between keys: a big model's autosave takes the UI
-	 * thread for a moment, so it waits for a pause in typing (at most
-	 * AUTOSAVE_MAX_WAIT after the change). */
-	if (!force && (now - a->last_change < AUTOSAVE_DELAY ||
-	               (now - a->last_key < AUTOSAVE_IDLE && now - a->last_change < AUTOSAVE_MAX_WAIT)))
+	/* Debounced; only the gathering is on this thread (the session's
+	 * writer compresses and syncs to disk), so typing need not pause.
+	 * Forced (quit, signals): written and synced before returning. */
+	if (!force && (now - a->last_change < AUTOSAVE_DELAY || now - a->last_autosave < AUTOSAVE_DELAY))
 		return;
 	char view[64];
 	int vl = snprintf(view, sizeof view, "sel=%u\n", pj_app_sel_row(a));
 	pj_error err;
-	if (pj_session_autosave(a->s, NULL, view, (size_t)vl, &err) != PJ_OK)
+	pj_status st = force ? pj_session_autosave(a->s, NULL, view, (size_t)vl, &err)
+	                     : pj_session_autosave_async(a->s, NULL, view, (size_t)vl, &err);
+	if (st != PJ_OK)
 		snprintf(a->autosave_note, sizeof a->autosave_note, "autosave failed: %.100s", err.msg);
 	else
 		a->autosave_note[0] = '\0';
@@ -1424,17 +1397,25 @@ bool pj_plan_tick(pj_app *a)
 	}
 	if (!a->s)
 		return dirty;
-	if (pj_session_poll(a->s))
+	/* Measurements are taken in at most POLL_MAX per turn (a measurement
+	 * cache answers tens of thousands at once): keys wait for no more;
+	 * the rest come the next turn, which the pipe makes immediate. */
+	size_t got = pj_session_poll_some(a->s, POLL_MAX);
+	if (got)
 		dirty = true;
+	if (got == POLL_MAX) {
+		ssize_t w = write(a->mb.fd[1], "s", 1);
+		(void)w;
+	}
 	const pj_progress *pr = pj_session_measure_progress(a->s);
 	if (pr && !a->measure_saved) {
 		pj_progress_snap s;
 		pj_progress_snapshot(pr, &s);
-		if (s.finished) {
+		/* The cache is saved on a worker (pj_mcache is thread-safe):
+		 * compressing and writing tens of thousands of results here held
+		 * keys up for a third of a second.  Ring full: next turn. */
+		if (s.finished && (!a->mcache || pj_pool_try_submit(a->pool, mcache_save_job, a->mcache))) {
 			a->measure_saved = true;
-			pj_error err;
-			if (a->mcache)
-				pj_mcache_save(a->mcache, &err);
 			dirty = true;
 		}
 	}
@@ -1553,14 +1534,6 @@ int pj_plan_action(pj_app *a, pj_action act)
 			char m[200];
 			snprintf(m, sizeof m, "%s: %s", act == PJ_ACT_UNDO ? "undone" : "redone", what);
 			report(a, m, before);
-			/* Only the tensors the step changed (and their ancestors'
-			 * aggregates) are refolded, not every row; a base or rule
-			 * change refolds everything (rp_force from report()). */
-			const size_t *ts;
-			bool all;
-			size_t n = pj_session_last_changed(a->s, &ts, &all);
-			if (!all)
-				pj_app_refold_tensors(a, ts, n);
 		}
 		break;
 	}

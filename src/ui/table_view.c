@@ -232,7 +232,7 @@ static void draw_plan(pj_app *a, uint32_t ri, int y, pj_rect r, const col_layout
 	bool leaf = row->kind == PJ_ROW_TENSOR || row->kind == PJ_ROW_SLICE;
 	pj_srow sr;
 	if (leaf)
-		pj_session_row(a->s, (size_t)row->tensor, &sr);
+		pj_session_row_figures(a->s, (size_t)row->tensor, &sr);
 	if (L->on[PJ_COL_TYPE]) {
 		const char *tn = p->type >= 0 ? pj_dtype_name((pj_dtype)p->type) : "mixed";
 		snprintf(cell, sizeof cell, "%s%s", tn, leaf && sr.fell_back ? "*" : "");

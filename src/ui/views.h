@@ -100,7 +100,8 @@ typedef enum pj_filter_kind {
 	PJ_FILTER_SEARCH,
 } pj_filter_kind;
 
-/* Per tree row, from the session: recomputed when its generation moves. */
+/* Per tree row, from the session: the rows whose tensors changed are
+ * refolded when its row stamp moves. */
 typedef struct pj_row_plan {
 	uint64_t bytes;          /* planned */
 	double loss;
@@ -136,11 +137,11 @@ struct pj_app {
 	/* the plan (NULL when the session could not start: a browser only) */
 	pj_session *s;
 	char s_error[256];
-	pj_row_plan *rp;           /* per tree row */
-	uint64_t rp_gen;
-	bool rp_valid, rp_force;   /* rp_force: an edit, recompute at once */
+	pj_row_plan *rp;           /* per tree row, NULL until first asked */
+	uint64_t rp_stamp;         /* pj_session_row_stamp() rp reflects */
+	uint8_t *rp_mark;          /* per tree row, refold scratch (all 0 between) */
+	size_t *rp_changed;        /* pj_session_rows_changed() scratch */
 	uint32_t *leaf_off, *leaf_rows; /* leaf rows by catalog tensor (CSR) */
-	double rp_time;
 	pj_mcache *mcache;
 	double measure_t0;
 	bool measure_saved;
@@ -191,8 +192,6 @@ struct pj_app {
 void pj_app_msg(pj_app *a, bool err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Row plan figures (refreshed lazily); NULL without a session. */
 const pj_row_plan *pj_app_row_plan(pj_app *a, uint32_t r);
-/* After an edit of these tensors: their rows and their ancestors only. */
-void pj_app_refold_tensors(pj_app *a, const size_t *ts, size_t n);
 /* Rebuilds the visible list (filter, sort) keeping the selected row. */
 void pj_app_refresh_rows(pj_app *a);
 /* Lays the screen out again (after a resize or a pane toggle). */
