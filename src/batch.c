@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -134,24 +135,64 @@ static void report_coverage(run *r)
 	pj_imatrix_coverage_free(&c);
 }
 
+/* Source pages: read ahead for the tensor about to be used, dropped from
+ * our mapping once used (the page cache keeps them): the RSS is the
+ * buffers, not the model. */
+static void src_advise(const void *p, uint64_t n, int advice)
+{
+	const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)p & ~(pg - 1);
+	(void)madvise((void *)a, (size_t)((uintptr_t)p + n - a), advice);
+}
+
+/* Quantizes one matrix (rows of ne0 src_type elements) straight into the
+ * writer's buffer, a slice at a time: its thread writes slice k while the
+ * workers compute slice k+1, and no tensor-sized output buffer is needed.
+ * A mapped source's slices leave the mapping once used. */
+static pj_status quantize_into(run *r, pj_gguf_writer *w, const plan_t *p, pj_dtype src_type, const void *src,
+                               bool mapped, int64_t rows, const float *imw, pj_error *err)
+{
+	const int64_t ne0 = p->src->ne[0];
+	const size_t row_size = pj_qtype_row_size(p->type, ne0);
+	uint64_t src_row = 0;
+	pj_dtype_bytes(src_type, (uint64_t)ne0, &src_row);
+	const int64_t span = (int64_t)(pj_gguf_write_span(w) / row_size), per = span > 0 ? span : 1;
+	const unsigned nt = (unsigned)r->o->threads;
+	for (int64_t r0 = 0; r0 < rows; r0 += per) {
+		const int64_t n = rows - r0 < per ? rows - r0 : per;
+		const uint8_t *s = (const uint8_t *)src + (size_t)r0 * (size_t)src_row;
+		void *dst = pj_gguf_write_reserve(w, (size_t)n * row_size, err);
+		if (!dst)
+			return err->code;
+		pj_status st = pj_quantize_rows_from(p->type, src_type, s, dst, n, ne0, imw, nt, p->src->name, err);
+		if (st == PJ_EFORMAT && r0 > 0) {
+			/* the same message, rows counted from the matrix's first */
+			void *all = pj_xmalloc((size_t)(r0 + n) * row_size);
+			pj_quantize_rows_from(p->type, src_type, src, all, r0 + n, ne0, imw, nt, p->src->name, err);
+			free(all);
+		}
+		if (!st)
+			st = pj_gguf_write_advance(w, (size_t)n * row_size, err);
+		if (st)
+			return st;
+		if (mapped)
+			src_advise(s, (uint64_t)n * src_row, MADV_DONTNEED);
+	}
+	return PJ_OK;
+}
+
 /* HF input: each matrix comes from the converter's recipe (hf2gguf.h) as
  * the f32 values its file would hold, then goes the same way. */
 static pj_status write_tensor_hf(run *r, pj_gguf_writer *w, const plan_t *p, float **f32, size_t *f32_cap,
-                                 uint8_t **q, size_t *q_cap, pj_error *err)
+                                 pj_error *err)
 {
 	const pj_tensor *t = p->src;
 	const size_t idx = (size_t)(t - pj_hf2gguf_catalog(r->hf)->t);
 	const int64_t ne0 = t->ne[0], rows = pj_tensor_nrows(t) / p->nmat;
-	const size_t row_size = pj_qtype_row_size(p->type, ne0), nf = (size_t)(ne0 * rows);
+	const size_t nf = (size_t)(ne0 * rows);
 	if (*f32_cap < nf) {
 		free(*f32);
 		*f32 = pj_xmalloc(nf * sizeof(float));
 		*f32_cap = nf;
-	}
-	if (*q_cap < row_size * (size_t)rows) {
-		free(*q);
-		*q_cap = row_size * (size_t)rows;
-		*q = pj_xmalloc(*q_cap);
 	}
 	for (int64_t m = 0; m < p->nmat; m++) {
 		pj_status st = pj_hf2gguf_read_mat(r->hf, idx, m, *f32, err);
@@ -159,9 +200,7 @@ static pj_status write_tensor_hf(run *r, pj_gguf_writer *w, const plan_t *p, flo
 		if (!st && r->have_im && takes_imatrix(p))
 			st = pj_imatrix_weights(&r->im, t->name, ne0, t->ne[2], m % t->ne[2], &imw, err);
 		if (!st)
-			st = pj_quantize_rows(p->type, *f32, *q, rows, ne0, imw, (unsigned)r->o->threads, t->name, err);
-		if (!st)
-			st = pj_gguf_write_data(w, *q, row_size * (size_t)rows, err);
+			st = quantize_into(r, w, p, PJ_DT_F32, *f32, false, rows, imw, err);
 		if (st)
 			return st;
 	}
@@ -169,20 +208,14 @@ static pj_status write_tensor_hf(run *r, pj_gguf_writer *w, const plan_t *p, flo
 }
 
 /* Decodes, quantizes and writes one tensor, one stacked matrix at a time. */
-static pj_status write_tensor(run *r, pj_gguf_writer *w, const plan_t *p, float **f32, size_t *f32_cap,
-                              uint8_t **q, size_t *q_cap, pj_error *err)
+static pj_status write_mats(run *r, pj_gguf_writer *w, const plan_t *p, const uint8_t *data, float **f32,
+                            size_t *f32_cap, pj_error *err)
 {
 	const pj_tensor *t = p->src;
-	if (r->hf)
-		return write_tensor_hf(r, w, p, f32, f32_cap, q, q_cap, err);
-	const uint8_t *data = pj_catalog_data(&r->m->cat, t, err);
-	if (!data)
-		return err->code ? err->code : PJ_EIO;
 	if (!p->quantize)
 		return pj_gguf_write_data(w, data, (size_t)t->nbytes, err);
 	const int64_t ne0 = t->ne[0], rows = pj_tensor_nrows(t) / p->nmat;
 	const size_t in_mat = (size_t)(t->nbytes / (uint64_t)p->nmat);
-	const size_t row_size = pj_qtype_row_size(p->type, ne0);
 	const size_t nf = (size_t)(ne0 * rows);
 	/* plain element types are decoded chunk by chunk inside the quantizer */
 	const bool fused = pj_convert_supported(t->dtype);
@@ -191,28 +224,33 @@ static pj_status write_tensor(run *r, pj_gguf_writer *w, const plan_t *p, float 
 		*f32 = pj_xmalloc(nf * sizeof(float));
 		*f32_cap = nf;
 	}
-	if (*q_cap < row_size * (size_t)rows) {
-		free(*q);
-		*q_cap = row_size * (size_t)rows;
-		*q = pj_xmalloc(*q_cap);
-	}
 	for (int64_t m = 0; m < p->nmat; m++) {
 		const uint8_t *src = data + (size_t)m * in_mat;
 		pj_status st = fused ? PJ_OK : pj_convert_rows_f32(t->dtype, src, *f32, rows, ne0, t->name, err);
 		const float *imw = NULL;
 		if (!st && r->have_im && takes_imatrix(p))
 			st = pj_imatrix_weights(&r->im, t->name, ne0, t->ne[2], m % t->ne[2], &imw, err);
-		if (!st && fused)
-			st = pj_quantize_rows_from(p->type, t->dtype, src, *q, rows, ne0, imw, (unsigned)r->o->threads,
-			                           t->name, err);
-		else if (!st)
-			st = pj_quantize_rows(p->type, *f32, *q, rows, ne0, imw, (unsigned)r->o->threads, t->name, err);
 		if (!st)
-			st = pj_gguf_write_data(w, *q, row_size * (size_t)rows, err);
+			st = quantize_into(r, w, p, fused ? t->dtype : PJ_DT_F32, fused ? (const void *)src : *f32, fused,
+			                   rows, imw, err);
 		if (st)
 			return st;
 	}
 	return PJ_OK;
+}
+
+static pj_status write_tensor(run *r, pj_gguf_writer *w, const plan_t *p, float **f32, size_t *f32_cap,
+                              pj_error *err)
+{
+	if (r->hf)
+		return write_tensor_hf(r, w, p, f32, f32_cap, err);
+	const uint8_t *data = pj_catalog_data(&r->m->cat, p->src, err);
+	if (!data)
+		return err->code ? err->code : PJ_EIO;
+	src_advise(data, p->src->nbytes, MADV_WILLNEED);
+	pj_status st = write_mats(r, w, p, data, f32, f32_cap, err);
+	src_advise(data, p->src->nbytes, MADV_DONTNEED);
+	return st;
 }
 
 /* The plan's entries as the writer needs them, and what it cannot do. */
@@ -364,8 +402,7 @@ static int write_all(run *r, pj_error *err)
 	uint64_t in_bytes = 0, n_el = 0;
 	size_t n_requant = 0, n_fallback = 0;
 	float *f32 = NULL;
-	uint8_t *q = NULL;
-	size_t f32_cap = 0, q_cap = 0;
+	size_t f32_cap = 0;
 	for (size_t i = 0; i < r->n && !st; i++) {
 		const plan_t *p = &r->p[i];
 		in_bytes += p->src->nbytes;
@@ -377,11 +414,10 @@ static int write_all(run *r, pj_error *err)
 			        r->tty ? "\r\033[K" : "", p->src->name, pj_dtype_name(p->src->dtype), pj_dtype_name(p->type));
 		}
 		progress(r, i, p);
-		st = write_tensor(r, w, p, &f32, &f32_cap, &q, &q_cap, err);
+		st = write_tensor(r, w, p, &f32, &f32_cap, err);
 		r->prog_done += p->src->nbytes;
 	}
 	free(f32);
-	free(q);
 	if (r->tty)
 		fputs("\r\033[K", stderr);
 	const uint64_t out_bytes = pj_gguf_write_file_size(w);

@@ -56,6 +56,14 @@ run deepseek3 Q2_K Q2_K-pure; ok $? "deepseek3 --pure Q2_K: fallback Q4_0 for 12
 run qwen3moe MXFP4_MOE MXFP4_MOE-pure; ok $? "qwen3moe --pure MXFP4_MOE equals golden"
 run qwen3 IQ3_XXS IQ3_XXS-pure-imat "$G/qwen3/imatrix.gguf"; ok $? "qwen3 --pure IQ3_XXS --imatrix equals golden"
 run gemma3 BF16 BF16-pure; ok $? "gemma3 --pure BF16 (a copy) equals golden"
+# small staging buffers (PJ_WRITE_STAGE): the models then go out through the
+# writer thread in many pieces (whole blocks, tails carried over), quantized
+# a few rows at a time straight into the buffers
+export PJ_WRITE_STAGE=8192
+run qwen3moe Q4_K_S Q4_K_S-pure; ok $? "8 KiB staging buffers: qwen3moe --pure Q4_K_S equals golden"
+run llama Q6_K Q6_K-pure-imat "$G/llama/imatrix.gguf"; ok $? "8 KiB staging buffers: llama Q6_K --imatrix equals golden"
+run gemma3 BF16 BF16-pure; ok $? "8 KiB staging buffers: gemma3 --pure BF16 (a copy) equals golden"
+unset PJ_WRITE_STAGE
 
 # the legacy .dat gives llama exactly the same bytes as the GGUF imatrix
 run llama Q4_K_S Q4_K_S-pure-imat "$G/llama/imatrix.dat"; ok $? "llama --imatrix imatrix.dat equals golden Q4_K_S-pure-imat"
@@ -109,6 +117,9 @@ ok $? "output folder missing: exit 3, says why"
 ( ulimit -f 200; "$PJ" --batch --pure Q8_0 -o "$T/big.gguf" "$L" >/dev/null 2>"$T/err" ); rc=$?
 [ $rc -eq 3 ] && grep -q "file size limit" "$T/err" && [ -z "$(ls -A "$T" | grep -e big.gguf -e pj-tmp)" ]
 ok $? "file size limit hit mid-write: exit 3, no partial file"
+( ulimit -f 201; PJ_WRITE_STAGE=8192 "$PJ" --batch --pure Q8_0 -o "$T/big.gguf" "$L" >/dev/null 2>"$T/err" ); rc=$?
+[ $rc -eq 3 ] && grep -q "file size limit" "$T/err" && [ -z "$(ls -A "$T" | grep -e big.gguf -e pj-tmp)" ]
+ok $? "file size limit hit in the writer thread: exit 3, no partial file"
 # SIGINT during the write: nothing remains
 mkdir "$T/sig"
 "$PJ" --batch --threads 1 --pure IQ4_XS -o "$T/sig/o.gguf" "$(M qwen3moe)" >/dev/null 2>&1 &

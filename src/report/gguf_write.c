@@ -14,10 +14,12 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "quant/pool.h"
 
 #define GGUF_VERSION 3
 #define GGUF_DEFAULT_ALIGNMENT 32
-#define WBUF_SIZE (1u << 20)
+#define STAGE_SIZE (16u << 20)   /* one of the two staging buffers */
+#define DIO_ALIGN 4096u           /* O_DIRECT: block size, address and length alignment */
 
 /* ---- signal cleanup: one armed temp path --------------------------------- */
 
@@ -76,6 +78,20 @@ static void bb_str(bbuf *b, const char *s, size_t len)
 
 /* ---- the writer ---------------------------------------------------------- */
 
+/* Data goes through two staging buffers: one fills (the caller copies into
+ * it, or quantizes straight into it via pj_gguf_write_reserve) while a
+ * writer thread writes the other.  With O_DIRECT the write is a DMA from
+ * that buffer, not a copy into the page cache (the biggest CPU cost of a
+ * fast quantization, and the output is fsynced anyway): whole blocks go
+ * out, the unaligned tail moves to the front of the next buffer, and the
+ * file's last bytes are written without O_DIRECT at commit. */
+typedef struct io_job {
+	int fd;
+	const uint8_t *p;
+	size_t n;
+	int err;                 /* errno of a failed write; sticks */
+} io_job;
+
 struct pj_gguf_writer {
 	char *path, *tmp;
 	int fd;
@@ -87,9 +103,12 @@ struct pj_gguf_writer {
 	uint64_t header_size, file_size;
 	size_t cur;              /* tensor being written */
 	uint64_t cur_done;       /* its bytes written so far */
-	uint64_t written;        /* bytes in the file */
-	uint8_t *buf;
-	size_t nbuf;
+	uint8_t *buf[2];         /* staging; buf[fill_i] fills */
+	size_t cap, fill;
+	int fill_i;
+	bool direct;             /* fd has O_DIRECT: write whole DIO_ALIGN blocks */
+	pj_pool *io;             /* the writer thread; NULL: writes happen inline */
+	io_job job;              /* the one write in flight */
 };
 
 static pj_status sys_fail(pj_gguf_writer *w, pj_error *err, const char *what)
@@ -99,47 +118,119 @@ static pj_status sys_fail(pj_gguf_writer *w, pj_error *err, const char *what)
 	return pj_fail(err, PJ_EIO, "%s: %s: %s%s; nothing was written", w->path, what, strerror(e), hint);
 }
 
-static pj_status raw_write(pj_gguf_writer *w, const void *d, size_t n, pj_error *err)
+/* Returns 0 or an errno.  A file system that refuses O_DIRECT for a write
+ * (EINVAL) gets it again without. */
+static int write_fd(int fd, const uint8_t *p, size_t n)
 {
-	const uint8_t *p = d;
 	while (n) {
-		ssize_t k = write(w->fd, p, n);
+		ssize_t k = write(fd, p, n);
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k <= 0) {
-			if (k == 0)
-				errno = EIO;
-			return sys_fail(w, err, "write failed");
-		}
+#ifdef O_DIRECT
+		int fl;
+		if (k < 0 && errno == EINVAL && (fl = fcntl(fd, F_GETFL)) >= 0 && (fl & O_DIRECT) &&
+		    fcntl(fd, F_SETFL, fl & ~O_DIRECT) == 0)
+			continue;
+#endif
+		if (k <= 0)
+			return k == 0 ? EIO : errno;
 		p += k;
 		n -= (size_t)k;
 	}
+	return 0;
+}
+
+static void io_run(void *arg)
+{
+	io_job *j = arg;
+	if (!j->err)
+		j->err = write_fd(j->fd, j->p, j->n);
+}
+
+/* Waits for the write in flight; its error, if any. */
+static pj_status io_wait(pj_gguf_writer *w, pj_error *err)
+{
+	if (w->io)
+		pj_pool_join(w->io);
+	if (!w->job.err)
+		return PJ_OK;
+	errno = w->job.err;
+	return sys_fail(w, err, "write failed");
+}
+
+/* Hands the filled buffer's whole blocks to the writer thread and switches
+ * to the other buffer (once its write is done), carrying the tail over. */
+static pj_status stage_submit(pj_gguf_writer *w, pj_error *err)
+{
+	const size_t n = w->direct ? w->fill / DIO_ALIGN * DIO_ALIGN : w->fill;
+	pj_status st = io_wait(w, err);
+	if (st || !n)
+		return st;
+	const uint8_t *b = w->buf[w->fill_i];
+	w->fill_i ^= 1;
+	memcpy(w->buf[w->fill_i], b + n, w->fill - n);
+	w->fill -= n;
+	w->job.p = b;
+	w->job.n = n;
+	if (w->io)
+		pj_pool_submit(w->io, io_run, &w->job);
+	else
+		io_run(&w->job);
 	return PJ_OK;
 }
 
-static pj_status flush_buf(pj_gguf_writer *w, pj_error *err)
+/* PJ_WRITE_STAGE=BYTES (tests): small buffers, so that small models take
+ * the threaded path with its carried tails too. */
+static size_t stage_size(void)
 {
-	pj_status st = raw_write(w, w->buf, w->nbuf, err);
-	w->nbuf = 0;
-	return st;
+	const char *e = getenv("PJ_WRITE_STAGE");
+	const long long v = e ? atoll(e) : 0;
+	return v >= 2 * (long long)DIO_ALIGN ? (size_t)v / DIO_ALIGN * DIO_ALIGN : STAGE_SIZE;
 }
 
-/* Buffered append: small pieces are gathered, big ones go straight out. */
+static uint8_t *stage_alloc(size_t n)
+{
+	void *p;
+	/* unaligned memory only costs the O_DIRECT fallback in write_fd */
+	return posix_memalign(&p, DIO_ALIGN, n) == 0 ? p : pj_xmalloc(n);
+}
+
+/* Room for n contiguous bytes after what the filling buffer holds. */
+static pj_status stage_room(pj_gguf_writer *w, size_t n, pj_error *err)
+{
+	pj_status st;
+	if (w->cap - w->fill >= n)
+		return PJ_OK;
+	if ((st = stage_submit(w, err)) || w->cap - w->fill >= n)
+		return st;
+	if ((st = io_wait(w, err)))
+		return st;
+	const size_t cap = (n + 2 * (size_t)DIO_ALIGN - 1) / DIO_ALIGN * DIO_ALIGN;
+	for (int i = 0; i < 2; i++) {
+		uint8_t *b = stage_alloc(cap);
+		if (i == w->fill_i && w->fill)
+			memcpy(b, w->buf[i], w->fill);
+		free(w->buf[i]);
+		w->buf[i] = b;
+	}
+	w->cap = cap;
+	return PJ_OK;
+}
+
+/* Buffered append. */
 static pj_status put(pj_gguf_writer *w, const void *d, size_t n, pj_error *err)
 {
-	w->written += n;
-	if (w->nbuf + n <= WBUF_SIZE) {
-		memcpy(w->buf + w->nbuf, d, n);
-		w->nbuf += n;
-		return PJ_OK;
+	const uint8_t *p = d;
+	while (n) {
+		pj_status st = w->fill == w->cap ? stage_submit(w, err) : PJ_OK;
+		if (st)
+			return st;
+		size_t k = n < w->cap - w->fill ? n : w->cap - w->fill;
+		memcpy(w->buf[w->fill_i] + w->fill, p, k);
+		w->fill += k;
+		p += k;
+		n -= k;
 	}
-	pj_status st = flush_buf(w, err);
-	if (st)
-		return st;
-	if (n >= WBUF_SIZE / 2)
-		return raw_write(w, d, n, err);
-	memcpy(w->buf, d, n);
-	w->nbuf = n;
 	return PJ_OK;
 }
 
@@ -156,13 +247,32 @@ static pj_status put_zeros(pj_gguf_writer *w, size_t n, pj_error *err)
 	return PJ_OK;
 }
 
+/* Waits for the last block write, then writes what is left without O_DIRECT. */
+static pj_status stage_flush(pj_gguf_writer *w, pj_error *err)
+{
+	pj_status st = io_wait(w, err);
+	if (st)
+		return st;
+#ifdef O_DIRECT
+	int fl = fcntl(w->fd, F_GETFL);
+	if (w->direct && fl >= 0)
+		(void)fcntl(w->fd, F_SETFL, fl & ~O_DIRECT);
+#endif
+	if ((errno = write_fd(w->fd, w->buf[w->fill_i], w->fill)) != 0)
+		return sys_fail(w, err, "write failed");
+	w->fill = 0;
+	return PJ_OK;
+}
+
 static void writer_free(pj_gguf_writer *w)
 {
+	pj_pool_free(w->io);     /* lets a write in flight end first */
 	for (size_t i = 0; i < w->n_t; i++)
 		free((char *)w->t[i].name);
 	free(w->t);
 	free(w->off);
-	free(w->buf);
+	free(w->buf[0]);
+	free(w->buf[1]);
 	free(w->path);
 	free(w->tmp);
 	free(w);
@@ -172,6 +282,8 @@ void pj_gguf_write_abort(pj_gguf_writer *w)
 {
 	if (!w)
 		return;
+	pj_pool_free(w->io);
+	w->io = NULL;
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->tmp)
@@ -180,6 +292,7 @@ void pj_gguf_write_abort(pj_gguf_writer *w)
 	writer_free(w);
 }
 
+size_t pj_gguf_write_span(const pj_gguf_writer *w) { return w->cap / 4; }
 uint64_t pj_gguf_write_header_size(const pj_gguf_writer *w) { return w->header_size; }
 uint64_t pj_gguf_write_file_size(const pj_gguf_writer *w) { return w->file_size; }
 
@@ -408,7 +521,15 @@ pj_status pj_gguf_write_begin(pj_gguf_writer **out, const char *out_path, const 
 	const mode_t mask = umask(0);
 	umask(mask);
 	(void)fchmod(w->fd, 0666 & ~mask);   /* mkstemp makes 0600; give a normal file's mode */
-	w->buf = pj_xmalloc(WBUF_SIZE);
+	w->cap = stage_size();
+	w->buf[0] = stage_alloc(w->cap);
+	w->buf[1] = stage_alloc(w->cap);
+	w->job.fd = w->fd;
+#ifdef O_DIRECT
+	int fl = fcntl(w->fd, F_GETFL);
+	w->direct = fl >= 0 && fcntl(w->fd, F_SETFL, fl | O_DIRECT) == 0;
+#endif
+	w->io = pj_pool_new(1, 1);   /* NULL (no thread): inline writes */
 	e = put(w, b.p, b.n, err);
 	if (!e)
 		e = put_zeros(w, (size_t)(w->header_size - b.n), err);
@@ -421,30 +542,58 @@ pj_status pj_gguf_write_begin(pj_gguf_writer **out, const char *out_path, const 
 	return PJ_OK;
 }
 
+/* Bytes the current tensor still takes (0: all announced data is in). */
+static uint64_t tensor_left(const pj_gguf_writer *w)
+{
+	return w->cur < w->n_t ? w->t[w->cur].nbytes - w->cur_done : 0;
+}
+
+/* Counts k more bytes of the current tensor; pads it when it is complete. */
+static pj_status tensor_step(pj_gguf_writer *w, size_t k, pj_error *err)
+{
+	const pj_gguf_wtensor *t = &w->t[w->cur];
+	w->cur_done += k;
+	if (w->cur_done < t->nbytes)
+		return PJ_OK;
+	w->cur++;
+	w->cur_done = 0;
+	return put_zeros(w, (size_t)((t->nbytes + w->align - 1) / w->align * w->align - t->nbytes), err);
+}
+
 pj_status pj_gguf_write_data(pj_gguf_writer *w, const void *data, size_t n, pj_error *err)
 {
 	const uint8_t *p = data;
 	while (n) {
-		if (w->cur >= w->n_t)
+		const uint64_t left = tensor_left(w);
+		if (!left)
 			return pj_fail(err, PJ_EUSAGE, "%s: more data than the %zu tensors announced", w->path, w->n_t);
-		const pj_gguf_wtensor *t = &w->t[w->cur];
-		uint64_t left = t->nbytes - w->cur_done;
 		size_t k = n < left ? n : (size_t)left;
 		pj_status st = put(w, p, k, err);
+		if (!st)
+			st = tensor_step(w, k, err);
 		if (st)
 			return st;
 		p += k;
 		n -= k;
-		w->cur_done += k;
-		if (w->cur_done == t->nbytes) {
-			uint64_t pad = (t->nbytes + w->align - 1) / w->align * w->align - t->nbytes;
-			if ((st = put_zeros(w, (size_t)pad, err)))
-				return st;
-			w->cur++;
-			w->cur_done = 0;
-		}
 	}
 	return PJ_OK;
+}
+
+void *pj_gguf_write_reserve(pj_gguf_writer *w, size_t n, pj_error *err)
+{
+	if (n > tensor_left(w)) {
+		pj_fail(err, PJ_EUSAGE, "%s: %zu bytes reserved past the end of the current tensor", w->path, n);
+		return NULL;
+	}
+	return stage_room(w, n, err) ? NULL : w->buf[w->fill_i] + w->fill;
+}
+
+pj_status pj_gguf_write_advance(pj_gguf_writer *w, size_t n, pj_error *err)
+{
+	if (n > tensor_left(w) || n > w->cap - w->fill)
+		return pj_fail(err, PJ_EUSAGE, "%s: %zu bytes appended, more than were reserved", w->path, n);
+	w->fill += n;
+	return n ? tensor_step(w, n, err) : PJ_OK;
 }
 
 /* Re-opens the written file and checks it against what was announced. */
@@ -486,7 +635,7 @@ pj_status pj_gguf_write_commit(pj_gguf_writer *w, pj_error *err)
 	if (w->cur != w->n_t)
 		st = pj_fail(err, PJ_EUSAGE, "%s: only %zu of %zu tensors were written", w->path, w->cur, w->n_t);
 	if (!st)
-		st = flush_buf(w, err);
+		st = stage_flush(w, err);
 	if (!st && fsync(w->fd) != 0)
 		st = sys_fail(w, err, "fsync failed");
 	if (!st) {

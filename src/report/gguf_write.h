@@ -3,7 +3,9 @@
  * The whole header (metadata + tensor infos) is known before the first data
  * byte is written: callers describe every output tensor (name, shape, type,
  * byte size) up front, then stream the data one tensor after the other.  No
- * seeking back, and never more than the caller's current buffer in memory.
+ * seeking back; the writer holds two staging buffers of 16 MiB: a thread of
+ * its own writes one (O_DIRECT where the file system takes it) while the
+ * caller fills the other.
  *
  * Metadata is copied from a source GGUF in its order, byte for byte (the
  * reader records each value's raw bytes), minus the keys in `drop` and the
@@ -79,6 +81,14 @@ pj_status pj_gguf_write_begin(pj_gguf_writer **w, const char *out_path, const pj
 /* Appends n data bytes of the current tensor (a tensor may come in pieces;
  * padding is added when its last byte arrives). */
 pj_status pj_gguf_write_data(pj_gguf_writer *w, const void *data, size_t n, pj_error *err);
+/* The same without a copy: room for n bytes of the current tensor in the
+ * writer's buffer (NULL on a write error, or when n is more than the tensor
+ * has left), valid until the next call on w.  Fill it, then append it with
+ * pj_gguf_write_advance(w, n).  Pieces up to pj_gguf_write_span() bytes
+ * (4 MiB) never make the buffers grow and keep the writer thread busy. */
+size_t pj_gguf_write_span(const pj_gguf_writer *w);
+void *pj_gguf_write_reserve(pj_gguf_writer *w, size_t n, pj_error *err);
+pj_status pj_gguf_write_advance(pj_gguf_writer *w, size_t n, pj_error *err);
 /* Checks that every tensor is complete, syncs, renames and validates; frees w
  * on success and on failure (then the temporary file is removed). */
 pj_status pj_gguf_write_commit(pj_gguf_writer *w, pj_error *err);
