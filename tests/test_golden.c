@@ -199,6 +199,8 @@ static void test_x8_equivalence(void)
 		size_t row_bytes;
 	} K[] = {
 		{ "Q8_0", PJ_DT_Q8_0, pj_qrow_q8_0, N / 32 * 34 },
+		{ "Q2_K", PJ_DT_Q2_K, pj_qrow_q2_k, N / 256 * 84 },
+		{ "Q3_K", PJ_DT_Q3_K, pj_qrow_q3_k, N / 256 * 110 },
 		{ "Q4_K", PJ_DT_Q4_K, pj_qrow_q4_k, N / 256 * 144 },
 		{ "Q5_K", PJ_DT_Q5_K, pj_qrow_q5_k, N / 256 * 176 },
 		{ "Q6_K", PJ_DT_Q6_K, pj_qrow_q6_k, N / 256 * 210 },

@@ -110,6 +110,17 @@ void pj_get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m);
 void pj_iq4_superblock(int sb, const float *x, pj_half *dh, uint8_t *q4, uint16_t *scales_h,
                        uint8_t *scales_l, const float *qw);
 
+/* Q2_K / Q3_K super-block steps around the final levels (q_kquants.c, also
+ * used by the lane kernels): the stored scales from the 16 sub-block
+ * searches' results (sw: the sub-blocks' total importance weights, NULL
+ * without them), the signed Q3_K scale of sub-block j, and the packing of
+ * the final levels L. */
+void pj_q2k_scales(pj_blk_q2_k *y, const float *scales, const float *mins, const float *sw);
+void pj_q2k_pack(pj_blk_q2_k *y, const uint8_t *L);
+void pj_q3k_scales(pj_blk_q3_k *y, const float *scales, const float *sw);
+int pj_q3k_scale(const uint8_t *s, int j);
+void pj_q3k_pack(pj_blk_q3_k *y, const int8_t *L);
+
 /* Kernel entry points: one row each. */
 typedef void (*pj_qrow_fn)(const float *x, void *y, int64_t n, const float *qw);
 typedef void (*pj_dqrow_fn)(const void *x, float *y, int64_t n);
@@ -151,5 +162,7 @@ void pj_qrow_q8_0_x8(const float *x, void *y, int64_t n, const float *qw);
 void pj_qrow_q4_k_x8(const float *x, void *y, int64_t n, const float *qw);
 void pj_qrow_q5_k_x8(const float *x, void *y, int64_t n, const float *qw);
 void pj_qrow_q6_k_x8(const float *x, void *y, int64_t n, const float *qw);
+void pj_qrow_q2_k_x8(const float *x, void *y, int64_t n, const float *qw);
+void pj_qrow_q3_k_x8(const float *x, void *y, int64_t n, const float *qw);
 
 #endif

@@ -323,7 +323,7 @@ static void put_scale_q3(uint8_t *s, int j, int l)
 	s[j % 4 + 8] |= (uint8_t)(l << (2 * (j / 4)));
 }
 
-static int get_scale_q3(const uint8_t *s, int j)
+int pj_q3k_scale(const uint8_t *s, int j)
 {
 	int8_t sc = (int8_t)(j < 8 ? s[j] & 0xF : s[j - 8] >> 4);
 	sc = (int8_t)((sc | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32);
@@ -340,6 +340,8 @@ static float row_block_sumsq(const float *x, int n)
 
 /* ---- Q2_K ---------------------------------------------------------------- */
 
+void pj_q2k_pack(pj_blk_q2_k *y, const uint8_t *L) { pack_2bit(L, y->qs); }
+
 static void q2k_finish(const float *x, pj_blk_q2_k *y, uint8_t *L)
 {
 	const float dall = pj_h2f(y->d), mall = pj_h2f(y->dmin);
@@ -353,49 +355,64 @@ static void q2k_finish(const float *x, pj_blk_q2_k *y, uint8_t *L)
 			L[16 * j + ii] = (uint8_t)PJ_MAX(0, PJ_MIN(3, l));
 		}
 	}
-	pack_2bit(L, y->qs);
+	pj_q2k_pack(y, L);
+}
+
+/* 4-bit scales and minimums of the 16 sub-blocks: scaled to 15 by their
+ * maximum, or make_qp_quants weighted by the sub-blocks' total weights sw
+ * when there are importance weights. */
+void pj_q2k_scales(pj_blk_q2_k *y, const float *scales, const float *mins, const float *sw)
+{
+	if (!sw) {
+		const float q4scale = 15.f;
+		float max_scale = 0, max_min = 0;
+		for (int j = 0; j < 16; j++) {
+			if (scales[j] > max_scale)
+				max_scale = scales[j];
+			if (mins[j] > max_min)
+				max_min = mins[j];
+		}
+		if (max_scale > 0) {
+			const float iscale = q4scale / max_scale;
+			for (int j = 0; j < 16; j++)
+				y->scales[j] = (uint8_t)pj_nearest_int(iscale * scales[j]);
+			y->d = pj_f2h(max_scale / q4scale);
+		} else {
+			memset(y->scales, 0, 16);
+			y->d = pj_f2h(0.f);
+		}
+		if (max_min > 0) {
+			const float iscale = q4scale / max_min;
+			for (int j = 0; j < 16; j++)
+				y->scales[j] |= (uint8_t)(pj_nearest_int(iscale * mins[j]) << 4);
+			y->dmin = pj_f2h(max_min / q4scale);
+		} else {
+			y->dmin = pj_f2h(0.f);
+		}
+	} else {
+		uint8_t Ls[16], Lm[16];
+		y->d = pj_f2h(pj_make_qp(16, 15, scales, Ls, sw));
+		y->dmin = pj_f2h(pj_make_qp(16, 15, mins, Lm, sw));
+		for (int j = 0; j < 16; j++)
+			y->scales[j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
+	}
 }
 
 void pj_qrow_q2_k(const float *x, void *vy, int64_t n, const float *qw)
 {
 	pj_blk_q2_k *y = vy;
 	uint8_t L[PJ_QK_K], Laux[16];
-	float w[16], mins[16], scales[16];
+	float w[16], mins[16], scales[16], sw[16];
 	for (int64_t i = 0; i < n / PJ_QK_K; i++, x += PJ_QK_K) {
 		if (!qw) {
-			const float q4scale = 15.f;
-			float max_scale = 0, max_min = 0;
 			for (int j = 0; j < 16; j++) {
 				for (int l = 0; l < 16; l++)
 					w[l] = fabsf(x[16 * j + l]);
 				scales[j] = make_qkx(true, 16, 3, x + 16 * j, w, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f,
 				                     15, true);
-				if (scales[j] > max_scale)
-					max_scale = scales[j];
-				if (mins[j] > max_min)
-					max_min = mins[j];
-			}
-			if (max_scale > 0) {
-				const float iscale = q4scale / max_scale;
-				for (int j = 0; j < 16; j++)
-					y[i].scales[j] = (uint8_t)pj_nearest_int(iscale * scales[j]);
-				y[i].d = pj_f2h(max_scale / q4scale);
-			} else {
-				memset(y[i].scales, 0, 16);
-				y[i].d = pj_f2h(0.f);
-			}
-			if (max_min > 0) {
-				const float iscale = q4scale / max_min;
-				for (int j = 0; j < 16; j++)
-					y[i].scales[j] |= (uint8_t)(pj_nearest_int(iscale * mins[j]) << 4);
-				y[i].dmin = pj_f2h(max_min / q4scale);
-			} else {
-				y[i].dmin = pj_f2h(0.f);
 			}
 		} else {
 			const float *qwb = qw + PJ_QK_K * i;
-			float sw[16];
-			uint8_t Ls[16], Lm[16];
 			const float sigma2 = row_block_sumsq(x, PJ_QK_K) / PJ_QK_K;
 			for (int j = 0; j < 16; j++) {
 				for (int l = 0; l < 16; l++)
@@ -407,13 +424,8 @@ void pj_qrow_q2_k(const float *x, void *vy, int64_t n, const float *qw)
 				scales[j] = make_qkx(false, 16, 3, x + 16 * j, w, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f,
 				                     36, false);
 			}
-			const float dm = pj_make_qp(16, 15, scales, Ls, sw);
-			const float mm = pj_make_qp(16, 15, mins, Lm, sw);
-			y[i].d = pj_f2h(dm);
-			y[i].dmin = pj_f2h(mm);
-			for (int j = 0; j < 16; j++)
-				y[i].scales[j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
 		}
+		pj_q2k_scales(&y[i], scales, mins, qw ? sw : NULL);
 		q2k_finish(x, &y[i], L);
 	}
 }
@@ -438,7 +450,7 @@ static void q3k_finish(const float *x, pj_blk_q3_k *y, int8_t *L)
 {
 	const float dall = pj_h2f(y->d);
 	for (int j = 0; j < 16; j++) {
-		const float d = dall * get_scale_q3(y->scales, j);
+		const float d = dall * pj_q3k_scale(y->scales, j);
 		if (!d)
 			continue;
 		for (int ii = 0; ii < 16; ii++) {
@@ -446,51 +458,70 @@ static void q3k_finish(const float *x, pj_blk_q3_k *y, int8_t *L)
 			L[16 * j + ii] = (int8_t)(PJ_MAX(-4, PJ_MIN(3, l)) + 4);
 		}
 	}
-	/* high bit of element j goes to bit (j / 32) of hmask[j % 32] */
-	memset(y->hmask, 0, 32);
+	pj_q3k_pack(y, L);
+}
+
+/* Levels 0..7: bit 2 of element j goes to bit j / 32 of hmask[j % 32], the
+ * low two bits to qs (no branches: the high bits are data, not a pattern). */
+void pj_q3k_pack(pj_blk_q3_k *y, const int8_t *L)
+{
 	uint8_t U[PJ_QK_K];
-	for (int j = 0; j < PJ_QK_K; j++) {
-		U[j] = (uint8_t)L[j];
-		if (U[j] > 3) {
-			y->hmask[j % 32] |= (uint8_t)(1u << (j / 32));
-			U[j] -= 4;
-		}
+	for (int l = 0; l < 32; l++) {
+		unsigned m = 0;
+		for (int g = 0; g < 8; g++)
+			m |= (unsigned)((L[32 * g + l] >> 2) & 1) << g;
+		y->hmask[l] = (uint8_t)m;
 	}
+	for (int j = 0; j < PJ_QK_K; j++)
+		U[j] = (uint8_t)(L[j] & 3);
 	pack_2bit(U, y->qs);
+}
+
+/* 6-bit signed scales of the 16 sub-blocks: scaled to -32 by the largest in
+ * magnitude, or make_qx_quants weighted by sw with importance weights. */
+void pj_q3k_scales(pj_blk_q3_k *y, const float *scales, const float *sw)
+{
+	memset(y->scales, 0, 12);
+	if (!sw) {
+		float max_scale = 0, amax = 0;
+		for (int j = 0; j < 16; j++) {
+			const float a = fabsf(scales[j]);
+			if (a > amax) {
+				amax = a;
+				max_scale = scales[j];
+			}
+		}
+		if (max_scale) {
+			const float iscale = -32.f / max_scale;
+			for (int j = 0; j < 16; j++) {
+				int8_t l = (int8_t)pj_nearest_int(iscale * scales[j]);
+				l = (int8_t)(PJ_MAX(-32, PJ_MIN(31, l)) + 32);
+				put_scale_q3(y->scales, j, l);
+			}
+			y->d = pj_f2h(1 / iscale);
+		} else {
+			y->d = pj_f2h(0.f);
+		}
+	} else {
+		int8_t Ls[16];
+		const float d_block = pj_make_qx(16, 32, scales, Ls, sw);
+		for (int j = 0; j < 16; j++)
+			put_scale_q3(y->scales, j, Ls[j]);
+		y->d = pj_f2h(d_block);
+	}
 }
 
 void pj_qrow_q3_k(const float *x, void *vy, int64_t n, const float *qw)
 {
 	pj_blk_q3_k *y = vy;
 	int8_t L[PJ_QK_K];
-	float scales[16];
+	float scales[16], w[16], sw[16];
 	for (int64_t i = 0; i < n / PJ_QK_K; i++, x += PJ_QK_K) {
-		memset(y[i].scales, 0, 12);
 		if (!qw) {
-			float max_scale = 0, amax = 0;
-			for (int j = 0; j < 16; j++) {
+			for (int j = 0; j < 16; j++)
 				scales[j] = make_q3(16, 4, x + 16 * j, L + 16 * j);
-				const float a = fabsf(scales[j]);
-				if (a > amax) {
-					amax = a;
-					max_scale = scales[j];
-				}
-			}
-			if (max_scale) {
-				const float iscale = -32.f / max_scale;
-				for (int j = 0; j < 16; j++) {
-					int8_t l = (int8_t)pj_nearest_int(iscale * scales[j]);
-					l = (int8_t)(PJ_MAX(-32, PJ_MIN(31, l)) + 32);
-					put_scale_q3(y[i].scales, j, l);
-				}
-				y[i].d = pj_f2h(1 / iscale);
-			} else {
-				y[i].d = pj_f2h(0.f);
-			}
 		} else {
 			const float *qwb = qw + PJ_QK_K * i;
-			float w[16], sw[16];
-			int8_t Ls[16];
 			const float sigma2 = 2 * row_block_sumsq(x, PJ_QK_K) / PJ_QK_K;
 			for (int j = 0; j < 16; j++) {
 				for (int l = 0; l < 16; l++)
@@ -501,11 +532,8 @@ void pj_qrow_q3_k(const float *x, void *vy, int64_t n, const float *qw)
 				sw[j] = s;
 				scales[j] = pj_make_qx(16, 4, x + 16 * j, L + 16 * j, w);
 			}
-			const float d_block = pj_make_qx(16, 32, scales, Ls, sw);
-			for (int j = 0; j < 16; j++)
-				put_scale_q3(y[i].scales, j, Ls[j]);
-			y[i].d = pj_f2h(d_block);
 		}
+		pj_q3k_scales(&y[i], scales, qw ? sw : NULL);
 		q3k_finish(x, &y[i], L);
 	}
 }
@@ -517,7 +545,7 @@ void pj_dqrow_q3_k(const void *vx, float *y, int64_t n)
 		const float dall = pj_h2f(x[i].d);
 		for (int e = 0; e < PJ_QK_K; e++) {
 			const int g = e / 128, r = e % 128, shift = 2 * (r / 32), l = r % 32;
-			const float dl = dall * (get_scale_q3(x[i].scales, e / 16));
+			const float dl = dall * (pj_q3k_scale(x[i].scales, e / 16));
 			const int lo = (x[i].qs[32 * g + l] >> shift) & 3;
 			const int hi = (x[i].hmask[e % 32] >> (e / 32)) & 1;
 			*y++ = dl * (lo - (hi ? 0 : 4));

@@ -61,6 +61,22 @@ BODY_INLINE VF FN(qx_level)(VF v, VF magic, VF lo, VF hi)
 	return V(self)(r > hi, hi, r);
 }
 
+/* The element of largest magnitude among n (the first of equal ones, as the
+ * scalar "ax > amax"), and the lanes where that is below the all-zero
+ * threshold. */
+BODY_INLINE VI FN(absmax)(const VF *x, int n, VF *max)
+{
+	VF amax = V(splat)(0.f);
+	*max = amax;
+	for (int i = 0; i < n; i++) {
+		const VF ax = V(abs)(x[i]);
+		const VI m = ax > amax;
+		amax = V(self)(m, ax, amax);
+		*max = V(self)(m, x[i], *max);
+	}
+	return amax < PJ_GROUP_EPS;
+}
+
 BODY_INLINE void FN(qx_search2)(int nmax, VF xt[2][16], VF wt[2][16], VI Lt[2][16], VF scale_out[2])
 {
 	enum { N = 16 };
@@ -69,17 +85,11 @@ BODY_INLINE void FN(qx_search2)(int nmax, VF xt[2][16], VF wt[2][16], VI Lt[2][1
 	VF max[2], scale[2], best[2], sumlx[2], suml2[2], w[2][N], wx[2][N], Lf[2][N];
 	VI flat[2];
 	H_LOOP {
-		VF amax = zero;
-		max[h] = zero;
+		flat[h] = FN(absmax)(xt[h], N, &max[h]);
 		for (int i = 0; i < N; i++) {
-			const VF ax = V(abs)(xt[h][i]);
-			const VI m = ax > amax;
-			amax = V(self)(m, ax, amax);
-			max[h] = V(self)(m, xt[h][i], max[h]);
 			w[h][i] = wt ? wt[h][i] : xt[h][i] * xt[h][i];
 			wx[h][i] = w[h][i] * xt[h][i];
 		}
-		flat[h] = amax < PJ_GROUP_EPS;
 	}
 #define QX_LEVEL(iscale, x) FN(qx_level)((iscale) * (x), magic, flo, fhi)
 	H_LOOP {
@@ -131,12 +141,13 @@ BODY_INLINE void FN(qx_search2)(int nmax, VF xt[2][16], VF wt[2][16], VI Lt[2][1
 }
 
 /* make_qkx2_quants (ref: weights given, "max == min" is flat) or
- * make_qkx3_quants ("max <= min") on 2 x W sub-blocks of 32, use_mad false.
- * Affine levels in [0, nmax]; the_min[h] = -min. */
-BODY_INLINE void FN(qkx_search2)(bool ref, int nmax, VF xt[2][32], VF wt[2][32], VI Lt[2][32], VF scale_out[2],
-                                  VF the_min[2], float rmin, float rdelta, int nstep)
+ * make_qkx3_quants ("max <= min") on 2 x W sub-blocks of n <= 32 (32 for
+ * Q4_K/Q5_K, 16 for Q2_K); mad: weighted absolute instead of squared errors
+ * (use_mad).  Affine levels in [0, nmax]; the_min[h] = -min. */
+BODY_INLINE void FN(qkx_search2)(bool ref, int nmax, int n, bool mad, VF xt[2][32], VF wt[2][32], VI Lt[2][32],
+                                  VF scale_out[2], VF the_min[2], float rmin, float rdelta, int nstep)
 {
-	enum { N = 32 };
+	const int N = n;
 	const VF zero = V(splat)(0.f);
 	const VI izero = { 0 }, inmax = (VI){ 0 } + nmax;
 	VF min[2], max[2], sum_w[2], sum_x[2], min0[2], scale[2], best_err[2];
@@ -162,14 +173,14 @@ BODY_INLINE void FN(qkx_search2)(bool ref, int nmax, VF xt[2][32], VF wt[2][32],
 			const VI l = V(maxi)(izero, V(mini)(inmax, V(nint)(iscale * (xt[h][i] - min[h]))));
 			Lt[h][i] = l;
 			VF diff = scale[h] * V(tof)(l) + min[h] - xt[h][i];
-			diff = diff * diff;
+			diff = mad ? V(abs)(diff) : diff * diff;
 			best_err[h] += wt[h][i] * diff;
 		}
 	}
 	for (int is = 0; is <= nstep; is++) {
 		const float num = rmin + rdelta * is + nmax;
 		VF iscale[2], sum_l[2], sum_l2[2], sum_xl[2];
-		VI Laux[2][N];
+		VI Laux[2][32];
 		H_LOOP {
 			/* min moves with every accepted candidate, as in the scalar loop */
 			iscale[h] = V(splat)(num) / (max[h] - min[h]);
@@ -198,7 +209,7 @@ BODY_INLINE void FN(qkx_search2)(bool ref, int nmax, VF xt[2][32], VF wt[2][32],
 		for (int i = 0; i < N; i++) {
 			H_LOOP {
 				VF diff = this_scale[h] * V(tof)(Laux[h][i]) + this_min[h] - xt[h][i];
-				diff = diff * diff;
+				diff = mad ? V(abs)(diff) : diff * diff;
 				err[h] += wt[h][i] * diff;
 			}
 		}
@@ -226,6 +237,20 @@ BODY_INLINE void FN(qkx_search2)(bool ref, int nmax, VF xt[2][32], VF wt[2][32],
  * One search call covers 2W sub-blocks: W = 4 gives one super-block in two
  * groups, W = 8 two consecutive super-blocks, one per group. */
 enum { FN(NB) = W / 4 };
+
+/* Final levels of one sub-block of n elements (a multiple of W), each on its
+ * own: clamp(nearest((x + dm) / d), lo, hi) + off. */
+BODY_INLINE void FN(round_sub)(const float *x, int n, float dm, float d, int lo, int hi, int off, uint8_t *L)
+{
+	const VI vlo = (VI){ 0 } + lo, vhi = (VI){ 0 } + hi;
+	for (int ii = 0; ii < n; ii += W) {
+		VF xv;
+		memcpy(&xv, x + ii, sizeof xv);
+		const VI l = V(maxi)(vlo, V(mini)(vhi, V(nint)((xv + dm) / d))) + off;
+		for (int k = 0; k < W; k++)
+			L[ii + k] = (uint8_t)l[k];
+	}
+}
 
 /* The scalar steps of one super-block once its sub-blocks are searched. */
 BODY_INLINE void FN(qk45_finish)(int nmax, bool weighted, const float *x, const float *scales, const float *mins,
@@ -260,21 +285,12 @@ BODY_INLINE void FN(qk45_finish)(int nmax, bool weighted, const float *x, const 
 	}
 	/* final levels: each element on its own, vectorised along the row */
 	const float dall = pj_h2f(*dd), mall = pj_h2f(*dmin);
-	const VI izero = { 0 }, inmax = (VI){ 0 } + nmax;
 	for (int j = 0; j < 8; j++) {
 		uint8_t sc, m;
 		pj_get_scale_min_k4(j, sc12, &sc, &m);
 		const float d = dall * sc;
-		if (!d)
-			continue;
-		const float dm = mall * m;
-		for (int ii = 0; ii < 32; ii += W) {
-			VF xv;
-			memcpy(&xv, x + 32 * j + ii, sizeof xv);
-			const VI l = V(maxi)(izero, V(mini)(inmax, V(nint)((xv + dm) / d)));
-			for (int k = 0; k < W; k++)
-				L[32 * j + ii + k] = (uint8_t)l[k];
-		}
+		if (d)
+			FN(round_sub)(x + 32 * j, 32, mall * m, d, 0, nmax, 0, L + 32 * j);
 	}
 }
 
@@ -301,9 +317,9 @@ BODY_INLINE void FN(qk45_blocks)(int nmax, const float *x, const float *qw, pj_h
 				wt[h][l] = av_x + V(abs)(xt[h][l]);
 		}
 		if (nmax == 15)
-			FN(qkx_search2)(true, 15, xt, wt, Lt, vscale, vmin, -1.f, 0.1f, 20);
+			FN(qkx_search2)(true, 15, 32, false, xt, wt, Lt, vscale, vmin, -1.f, 0.1f, 20);
 		else
-			FN(qkx_search2)(true, 31, xt, wt, Lt, vscale, vmin, -0.5f, 0.1f, 15);
+			FN(qkx_search2)(true, 31, 32, false, xt, wt, Lt, vscale, vmin, -0.5f, 0.1f, 15);
 	} else {
 		float sigma2[FN(NB)];
 		for (int b = 0; b < FN(NB); b++) {
@@ -326,7 +342,7 @@ BODY_INLINE void FN(qk45_blocks)(int nmax, const float *x, const float *qw, pj_h
 			for (int k = 0; k < W; k++)
 				sw[h * W + k] = sumw[k];
 		}
-		FN(qkx_search2)(false, nmax, xt, wt, Lt, vscale, vmin, -0.9f, 0.05f, 36);
+		FN(qkx_search2)(false, nmax, 32, false, xt, wt, Lt, vscale, vmin, -0.9f, 0.05f, 36);
 	}
 	H_LOOP {
 		for (int k = 0; k < W; k++) {
@@ -422,6 +438,22 @@ BODY_INLINE void FN(q5k_row)(const float *x, void *vy, int64_t n, const float *q
 
 /* ---- Q6_K: 16 sub-blocks of 16, in 16/W lane groups -------------------------- */
 
+/* The lane results of the 2W sub-blocks of 16 from g on, back in row order:
+ * scale (and min, when mins is given) per sub-block, level per element. */
+BODY_INLINE void FN(unload16)(int g, const VF *vs, const VF *vm, VI *Lt[2], float *scales, float *mins, uint8_t *L)
+{
+	H_LOOP {
+		for (int k = 0; k < W; k++) {
+			scales[g + h * W + k] = vs[h][k];
+			if (mins)
+				mins[g + h * W + k] = vm[h][k];
+		}
+		for (int e = 0; e < 16; e++)
+			for (int k = 0; k < W; k++)
+				L[16 * (g + h * W + k) + e] = (uint8_t)Lt[h][e][k];
+	}
+}
+
 BODY_INLINE void FN(q6k_row)(const float *x, void *vy, int64_t n, const float *qw)
 {
 	pj_blk_q6_k *y = vy;
@@ -443,13 +475,7 @@ BODY_INLINE void FN(q6k_row)(const float *x, void *vy, int64_t n, const float *q
 			}
 			/* weighted: the raw importance weights, no sigma term */
 			FN(qx_search2)(32, xt, qwb ? wt : NULL, Lt, vs);
-			H_LOOP {
-				for (int k = 0; k < W; k++)
-					scales[g + h * W + k] = vs[h][k];
-				for (int e = 0; e < 16; e++)
-					for (int k = 0; k < W; k++)
-						L[16 * (g + h * W + k) + e] = (int8_t)Lt[h][e][k];
-			}
+			FN(unload16)(g, vs, NULL, (VI *[2]){ Lt[0], Lt[1] }, scales, NULL, (uint8_t *)L);
 		}
 		float max_scale = 0, max_abs_scale = 0;
 		for (int ib = 0; ib < 16; ib++) {
@@ -496,6 +522,9 @@ BODY_INLINE void FN(q6k_row)(const float *x, void *vy, int64_t n, const float *q
 		}
 	}
 }
+
+/* Q2_K and Q3_K, with the same macros and searches */
+#include "q_kquants23_x8_body.h"
 
 #undef H_LOOP
 #undef VF
