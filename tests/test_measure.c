@@ -177,8 +177,8 @@ static void test_defaults(void)
 	size_t n = pj_measure_default_types(false, t);
 	is_int(n, 10, "10 default candidates without an importance matrix");
 	ok(t[0] == PJ_DT_F16 && t[1] == PJ_DT_Q8_0 && t[9] == PJ_DT_Q4_0, "default order F16 Q8_0 ... Q4_0");
-	is_int(pj_measure_default_types(true, t), 13, "13 with one (IQ3_XXS, IQ3_S, IQ1_M added)");
-	ok(t[10] == PJ_DT_IQ3_XXS && t[12] == PJ_DT_IQ1_M, "imatrix-only types come last");
+	is_int(pj_measure_default_types(true, t), 17, "17 with one (IQ3_XXS IQ3_S IQ1_M IQ2_S IQ2_XS IQ2_XXS IQ1_S added)");
+	ok(t[10] == PJ_DT_IQ3_XXS && t[12] == PJ_DT_IQ1_M && t[16] == PJ_DT_IQ1_S, "imatrix-only types come last");
 }
 
 /* Plain and weighted errors against the brute force, experts included. */
@@ -560,9 +560,9 @@ static void test_cache(void)
 	pj_measure_opts oi = { .imatrix = &im };
 	pj_mtensor wr[1];
 	free(cached_run(dir, &s.cat, order, 1, &oi, wr, &c2));
-	ok(c2.computed == 13 && c2.cached == 0, "imatrix-weighted: computed, not taken from the unweighted entries");
+	ok(c2.computed == 17 && c2.cached == 0, "imatrix-weighted: computed, not taken from the unweighted entries");
 	free(cached_run(dir, &s.cat, order, 1, &oi, wr, &c2));
-	ok(c2.cached == 13 && c2.computed == 0, "imatrix-weighted: cached on the second run");
+	ok(c2.cached == 17 && c2.computed == 0, "imatrix-weighted: cached on the second run");
 
 	static const struct { const char *what; long off; int how; const char *msg; } bad[] = {
 		{ "flipped payload byte", -10, 0, "ignored" },
@@ -779,10 +779,16 @@ static void test_real(const char *shared)
 	run(&cat, &order, 1, &o, 2, &rw, NULL);
 	const pj_mresult *a = pj_mtensor_find(&r, PJ_DT_Q4_K), *b = pj_mtensor_find(&rw, PJ_DT_Q4_K);
 	const pj_mresult *iq = pj_mtensor_find(&rw, PJ_DT_IQ3_XXS), *iq1 = pj_mtensor_find(&rw, PJ_DT_IQ1_M);
-	ok(rw.weighted && rw.n == 13 && b && b->weighted && b->rel_err != a->rel_err,
+	ok(rw.weighted && rw.n == 17 && b && b->weighted && b->rel_err != a->rel_err,
 	   "imatrix: Q4_K weighted error %.3e differs from unweighted %.3e", b ? b->rel_err : NAN, a->rel_err);
 	ok(iq && iq->state == PJ_MS_DONE && iq1 && iq1->state == PJ_MS_DONE && iq->rel_err < iq1->rel_err,
 	   "imatrix: IQ3_XXS %.2e < IQ1_M %.2e measured", iq ? iq->rel_err : NAN, iq1 ? iq1->rel_err : NAN);
+	const pj_mresult *i2s = pj_mtensor_find(&rw, PJ_DT_IQ2_S), *i2xxs = pj_mtensor_find(&rw, PJ_DT_IQ2_XXS),
+	                 *i1s = pj_mtensor_find(&rw, PJ_DT_IQ1_S);
+	ok(i2s && i2xxs && i1s && i2s->state == PJ_MS_DONE && i2xxs->state == PJ_MS_DONE && i1s->state == PJ_MS_DONE &&
+	   iq->rel_err < i2s->rel_err && i2s->rel_err < i2xxs->rel_err && i2xxs->rel_err < i1s->rel_err,
+	   "imatrix: IQ3_XXS < IQ2_S %.2e < IQ2_XXS %.2e < IQ1_S %.2e measured", i2s ? i2s->rel_err : NAN,
+	   i2xxs ? i2xxs->rel_err : NAN, i1s ? i1s->rel_err : NAN);
 	pj_imatrix_free(&im);
 out:
 	pj_gguf_free(&g);

@@ -34,7 +34,7 @@ static const pj_dtype DEFAULT_TYPES[] = {
 	PJ_DT_F16, PJ_DT_Q8_0, PJ_DT_Q6_K, PJ_DT_Q5_K, PJ_DT_Q4_K, PJ_DT_Q3_K, PJ_DT_Q2_K,
 	PJ_DT_IQ4_XS, PJ_DT_IQ4_NL, PJ_DT_Q4_0,
 	/* need an importance matrix */
-	PJ_DT_IQ3_XXS, PJ_DT_IQ3_S, PJ_DT_IQ1_M,
+	PJ_DT_IQ3_XXS, PJ_DT_IQ3_S, PJ_DT_IQ1_M, PJ_DT_IQ2_S, PJ_DT_IQ2_XS, PJ_DT_IQ2_XXS, PJ_DT_IQ1_S,
 };
 #define N_PLAIN 10
 

@@ -50,7 +50,7 @@
 #include "quant/pool.h"
 #include "quant/stats.h"
 
-#define PJ_MEASURE_MAX_TYPES 16
+#define PJ_MEASURE_MAX_TYPES 20
 
 typedef enum pj_mstate {
 	PJ_MS_PENDING = 0,   /* not measured (yet) */
@@ -86,9 +86,10 @@ typedef struct pj_mtensor {
 } pj_mtensor;
 
 /* The default candidates: F16 Q8_0 Q6_K Q5_K Q4_K Q3_K Q2_K IQ4_XS IQ4_NL
- * Q4_0, plus IQ3_XXS IQ3_S IQ1_M when an importance matrix is given (the
- * IQ3 kernels run without one, but are only worth their bits with one, so
- * they are offered only then; asked for explicitly, they are measured).
+ * Q4_0, plus IQ3_XXS IQ3_S IQ1_M IQ2_S IQ2_XS IQ2_XXS IQ1_S when an
+ * importance matrix is given (the IQ3 and IQ2_S kernels run without one, but
+ * are only worth their bits with one, so they are offered only then; asked
+ * for explicitly, they are measured).
  * Returns the count (at most PJ_MEASURE_MAX_TYPES). */
 size_t pj_measure_default_types(bool with_imatrix, pj_dtype *out);
 
