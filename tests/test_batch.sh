@@ -98,6 +98,17 @@ ok $? "IQ3_XXS without --imatrix refused, no file"
 "$PJ" --batch --pure IQ1_M --imatrix "$G/llama/imatrix.gguf" -o "$T/w.gguf" "$(M qwen3moe)" >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "no importance data for blk.0.ffn_down_exps.weight" "$T/err" && [ ! -e "$T/w.gguf" ]
 ok $? "IQ1_M with another model's imatrix: refused before writing, names the tensor"
+"$PJ" --batch --pure IQ2_XXS -o "$T/iq.gguf" "$L" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "IQ2_XXS requires an importance matrix" "$T/err" && [ ! -e "$T/iq.gguf" ]
+ok $? "IQ2_XXS without --imatrix refused, no file"
+# output.weight has no importance data: ggml asserts weights for IQ1_S (llama-quantize aborts)
+"$PJ" --batch --pure IQ1_S --imatrix "$G/llama/imatrix.gguf" -o "$T/iq.gguf" "$L" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "output.weight: IQ1_S requires an importance matrix" "$T/err" && [ ! -e "$T/iq.gguf" ]
+ok $? "IQ1_S for a tensor without importance data: exit 1, names it, no file"
+"$PJ" --batch --pure IQ2_XXS --imatrix "$G/llama/imatrix.gguf" --rule '^output\.weight$=Q5_K' --rule 'token_embd=Q2_K' \
+	-o "$T/iq.gguf" "$L" >/dev/null 2>"$T/err" && "$H" "$T/iq.gguf" | awk '{ print $2 }' | sort | uniq -c | tr -s ' ' |
+	grep -qx " 28 IQ2_XXS"
+ok $? "--pure IQ2_XXS with the imatrix (output, token_embd by rule): 28 IQ2_XXS tensors"
 printf '\001\000\000\000\005\000\000\000blk.0' > "$T/bad.dat"
 "$PJ" --batch --pure Q4_K_S --imatrix "$T/bad.dat" -o "$T/b.gguf" "$L" >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "bad.dat" "$T/err" && [ ! -e "$T/b.gguf" ]
