@@ -184,7 +184,9 @@ report("all but Esc", [allk[i] for i in range(n) if keys[i] != "\x1b"])
 report("Esc (25 ms ESCDELAY)", [allk[i] for i in range(n) if keys[i] == "\x1b"])
 report("edits (+ - u ^R)", [allk[i] for i in range(n) if keys[i] in "+-u\x12"])
 report("tags (space X U)", [allk[i] for i in range(n) if keys[i] in " XU"])
-report("preset (Enter), its undo", [allk[i] for i in range(2, n) if "Q" in (keys[i - 1], keys[i - 2])])
+preset = [i >= 2 and "Q" in (keys[i - 1], keys[i - 2]) for i in range(n)]
+report("preset (Enter), its undo", [allk[i] for i in range(n) if preset[i]])
+report("all but Esc and preset", [allk[i] for i in range(n) if keys[i] != "\x1b" and not preset[i]])
 # Where the time went (all but Esc): waiting to be read (the CPU, or the
 # loop busy with something else) and the app's own work after the read.
 report("  wait (sent -> read)", [(read[i] - sent[i]) / 1e6 for i in range(n) if keys[i] != "\x1b"])
