@@ -272,7 +272,7 @@ static void check_model(const char *shared, const line *ls, size_t nl)
 	for (size_t k = 0; k < NTYPES; k++) {
 		const tally *c = &tl[k];
 		ok(c->n > 0 && c->bad_q == 0 && c->bad_d == 0 && c->failed == 0,
-		   "%s %s: %d tensors byte-identical to ggml and dequantized alike (%d rows too short for the block)",
+		   "%s %s: %d tensors byte-identical to ggml and dequantized alike (%d with rows too short for the block)",
 		   ls[0].model, pj_dtype_name(TYPES[k]), c->n - c->na - c->bad_q - c->failed, c->na);
 	}
 	pj_gguf_free(&g);
