@@ -626,25 +626,23 @@ static void iq1s_superblock(const pj_grid8 *g, const float *x, blk_iq1_s *y, con
 /* ---- row entry points ----------------------------------------------------- */
 
 /* IQ2_XXS, IQ2_XS and IQ1_S are only reached with weights (qtypes.c refuses
- * them without, as ggml asserts); all-ones keeps a direct caller safe. */
-static const float *need_weights(const float *qw, float *ones)
+ * them without, as ggml asserts); unit weights keep a direct caller safe. */
+static void unit_weights(float *w)
 {
-	if (qw)
-		return qw;
 	for (int i = 0; i < PJ_QK_K; i++)
-		ones[i] = 1.f;
-	return NULL;
+		w[i] = 1.f;
 }
 
-#define IQ2_ROW(name, blk, fn)                                                        \
-	void pj_qrow_##name(const float *x, void *vy, int64_t n, const float *qw)     \
-	{                                                                              \
-		pthread_once(&iq2_once, iq2_init);                                     \
-		float ones[PJ_QK_K];                                                   \
-		const bool have = need_weights(qw, ones) != NULL;                      \
-		blk *y = vy;                                                           \
-		for (int64_t i = 0; i < n / PJ_QK_K; i++)                              \
-			fn(x + PJ_QK_K * i, &y[i], have ? qw + PJ_QK_K * i : ones);   \
+#define IQ2_ROW(name, blk, fn)                                                    \
+	void pj_qrow_##name(const float *x, void *vy, int64_t n, const float *qw) \
+	{                                                                          \
+		pthread_once(&iq2_once, iq2_init);                                 \
+		float ones[PJ_QK_K];                                               \
+		if (!qw)                                                           \
+			unit_weights(ones);                                        \
+		blk *y = vy;                                                       \
+		for (int64_t i = 0; i < n / PJ_QK_K; i++)                          \
+			fn(x + PJ_QK_K * i, &y[i], qw ? qw + PJ_QK_K * i : ones); \
 	}
 IQ2_ROW(iq2_xxs, blk_iq2_xxs, iq2xxs_superblock)
 IQ2_ROW(iq2_xs, blk_iq2_xs, iq2xs_superblock)
@@ -662,10 +660,11 @@ void pj_qrow_iq1_s(const float *x, void *vy, int64_t n, const float *qw)
 {
 	const pj_grid8 *g = pj_iq1_grid();
 	float ones[PJ_QK_K];
-	const bool have = need_weights(qw, ones) != NULL;
+	if (!qw)
+		unit_weights(ones);
 	blk_iq1_s *y = vy;
 	for (int64_t i = 0; i < n / PJ_QK_K; i++)
-		iq1s_superblock(g, x + PJ_QK_K * i, &y[i], have ? qw + PJ_QK_K * i : ones);
+		iq1s_superblock(g, x + PJ_QK_K * i, &y[i], qw ? qw + PJ_QK_K * i : ones);
 }
 
 /* ---- dequantization ------------------------------------------------------- */
