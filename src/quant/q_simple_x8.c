@@ -12,6 +12,12 @@
 #include "q_common.h"
 #include "q_simd.h"
 
+/* An unaligned vector load: GCC's memcpy of 32 bytes into a vector is two
+ * 16-byte halves stored and read back whole (a store-forwarding stall that
+ * took most of the kernel's time). */
+typedef float q80_in4 __attribute__((vector_size(16), aligned(4), may_alias));
+typedef float q80_in8 __attribute__((vector_size(32), aligned(4), may_alias));
+
 #define Q80_ROW(W, A)                                                                               \
 	PJ_X8_INLINE A void q80_row_w##W(const float *x, void *vy, int64_t n, const float *qw)         \
 	{                                                                                            \
@@ -21,7 +27,7 @@
 			const float *xb = x + ib * PJ_QK32;                                                  \
 			pj_vf##W v[32 / W], a = pj_vsplat##W(0.f);                                           \
 			for (int c = 0; c < 32 / W; c++) {                                                   \
-				memcpy(&v[c], xb + W * c, sizeof v[c]);                                          \
+				v[c] = *(const q80_in##W *)(xb + W * c);                                         \
 				const pj_vf##W ax = pj_vabs##W(v[c]);                                            \
 				a = pj_vself##W(a > ax, a, ax);                                                  \
 			}                                                                                    \
