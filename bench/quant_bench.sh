@@ -6,7 +6,8 @@
 # (786M weights, 1.57 GB; the same file as bench/measure_bench.sh), then times
 #   pajamas-tui --batch --pure TYPE -j THREADS -o OUT MODEL
 # for each of $TYPES, $RUNS times, and prints wall, CPU (user + sys) and peak
-# RSS of every run (GNU time) and the median wall per type.
+# RSS of every run (GNU time), and the minimum and median wall and CPU per
+# type (the machine may be shared: CPU time is the steadier figure).
 #
 # Peer (optional; this script never builds ggml or llama.cpp):
 #   PEER_DIR   a folder with the peer's output for the same model, one file
@@ -83,8 +84,9 @@ bench() {
 		       $(echo "$r" | cut -d' ' -f1) $(echo "$r" | cut -d' ' -f2) $(echo "$r" | cut -d' ' -f3) "$load"
 		i=$((i + 1))
 	done
-	printf '  %-14s median wall %s s, median cpu %s s\n' "$label" "$(median < "$work/walls")" \
-	       "$(median < "$work/cpus.$label")"
+	printf '  %-14s wall min %s median %s s, cpu min %s median %s s\n' "$label" \
+	       "$(sort -n "$work/walls" | head -1)" "$(median < "$work/walls")" \
+	       "$(sort -n "$work/cpus.$label" | head -1)" "$(median < "$work/cpus.$label")"
 }
 
 for t in $types; do
