@@ -230,6 +230,36 @@ static void iq2_init(void)
 	G1024 = pj_grid8_build(IQ2_CODES_1024, 1024, 1);
 }
 
+/* pj_grid_best_neighbour for IQ2 groups: each coordinate has only three
+ * levels, so its three terms w*(scale*q - x)^2 are formed once (the same
+ * products, rounded the same) and every neighbour's distance adds them in
+ * the same order - the same sums, about three times fewer operations. */
+static void iq2_best_neighbour(const pj_grid8 *g, const uint16_t *nb, const float *xval, const float *w, float scale,
+                               int8_t *L)
+{
+	float term[8][3];
+	for (int i = 0; i < 8; i++)
+		for (int l = 0; l < 3; l++) {
+			const float q = (float)(2 * l + 1);
+			const float diff = scale * q - xval[i];
+			term[i][l] = w[i] * diff * diff;
+		}
+	float best_d2 = FLT_MAX;
+	int best = nb[1];       /* kept only for NaN distances (finite input has none) */
+	for (int j = 1; j <= nb[0]; j++) {
+		const uint8_t *pg = g->pts[nb[j]];
+		float d2 = 0;
+		for (int i = 0; i < 8; i++)
+			d2 += term[i][pg[i] >> 1];
+		if (d2 < best_d2) {
+			best_d2 = d2;
+			best = nb[j];
+		}
+	}
+	for (int i = 0; i < 8; i++)
+		L[i] = (int8_t)(g->pts[best][i] >> 1);
+}
+
 /* Levels of a group at inverse scale id, snapped to the grid (the neighbour
  * search at scale `scale` when off it).  Returns whether it was on it. */
 static bool iq2_group(const pj_grid8 *g, const float *xval, const float *waux, float id, float scale, int8_t *L)
@@ -241,7 +271,7 @@ static bool iq2_group(const pj_grid8 *g, const float *xval, const float *waux, f
 	const int gi = g->map[pj_grid8_code(L)];
 	if (gi >= 0)
 		return true;
-	pj_grid_best_neighbour(&g->pts[0][0], 8, g->nb - gi - 1, xval, waux, scale, L);
+	iq2_best_neighbour(g, g->nb - gi - 1, xval, waux, scale, L);
 	return false;
 }
 
