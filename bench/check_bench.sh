@@ -12,12 +12,22 @@
 #   edit   - the same plan with the last block's ffn_down in Q8_0: one block
 #            and the head run
 # Tokens/s = chunk tokens / seconds; a full check = open + full (both
-# passes).  Peak RSS: VmHWM.  The caches go to temporary files beyond
-# CACHE_MB (default 256) of RAM.
+# passes).  Each phase also gives the CPU seconds of the process (on a
+# shared machine wall time depends on the other load; CPU time much less).
+# Peak RSS: VmHWM.  The caches go to temporary files beyond CACHE_MB
+# (default 256) of RAM.
+#
+# Peer: when LLAMA_PERPLEXITY (default /tmp/llama-peer/build/bin/
+# llama-perplexity) exists, it and `pajamas-tui --batch --check` (a one-pass
+# --pure BF16 check and a full --pure Q8_0 one) run on the same GGUF, text
+# (data/eval.txt), threads and ctx: the fixture's shape as a GGUF with
+# GPT-2's vocabulary grafted on (bench/gguf_graft_vocab.py; vocab 50257), and
+# the shared trained qwen3.  PPL(base) and times are printed side by side.
 #
 # usage: bench/check_bench.sh [WORKDIR]
 #   env: BUILD (configured, built tree; default /tmp/b-chk), THREADS (2),
-#        CTX (256), CHUNKS (2), CACHE_MB (256), PJ_SHARED
+#        CTX (256), CHUNKS (2), CACHE_MB (256), PJ_SHARED, LLAMA_PERPLEXITY,
+#        PEER_CTX (512), PEER_CHUNKS (4)
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-/tmp/b-chk}
@@ -43,7 +53,7 @@ sed -e 's/"hidden_size": [0-9]*/"hidden_size": 1536/' \
 if [ ! -s "$model/config.json" ]; then
 	"$build/pj-fixture" --config "$cfg" --out "$model" --dtype BF16 --seed 1
 fi
-echo "model: $model ($(du -sb "$model" | cut -f1) bytes)"
+echo "model: $model ($(du -sbL "$model" | cut -f1) bytes)"
 
 cat > "$work/check_driver.c" <<'EOD'
 /* check_driver MODEL THREADS CTX CHUNKS CACHE_MB EDIT_TENSOR */
@@ -59,6 +69,13 @@ static double now(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static double cpu(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
 	return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
@@ -118,12 +135,12 @@ int main(int argc, char **argv)
 	pj_check_session_opts o = { .eval = { .n_ctx = ctx, .n_chunks = chunks, .bos = -1, .threads = th },
 	                            .cache_ram = (size_t)atol(argv[5]) << 20 };
 	pj_check_session *s = NULL;
-	double t0 = now();
+	double t0 = now(), u0 = cpu();
 	if (pj_check_session_open(m, ids, n, &o, &s, &err)) {
 		fprintf(stderr, "%s\n", err.msg);
 		return 1;
 	}
-	double t1 = now();
+	double t1 = now(), u1 = cpu();
 	plan p1 = { { PJ_DT_Q4_K, th }, NULL }, p2 = { { PJ_DT_Q4_K, th }, argv[6] };
 	const pj_fwd_weights w1 = { load, &p1, key }, w2 = { load, &p2, key };
 	pj_eval_result r1, r2;
@@ -131,22 +148,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err.msg);
 		return 1;
 	}
-	double t2 = now();
+	double t2 = now(), u2 = cpu();
 	pj_check_counters c0, c1;
 	pj_check_session_counters(s, &c0);
 	if (pj_check_session_run(s, &w2, &r2, &err)) {
 		fprintf(stderr, "%s\n", err.msg);
 		return 1;
 	}
-	double t3 = now();
+	double t3 = now(), u3 = cpu();
 	pj_check_session_counters(s, &c1);
 	const double full = t2 - t0, inc = t3 - t2;
 	printf("tokens %zu (%d x %d), threads %u\n", n, chunks, ctx, th);
-	printf("base pass (open)   : %8.2f s\n", t1 - t0);
-	printf("plan pass (Q4_K)   : %8.2f s  KLD %.6f\n", t2 - t1, r1.kld_mean);
-	printf("full check         : %8.2f s  %8.1f tokens/s\n", full, n / full);
-	printf("re-check (1 edit)  : %8.2f s  %8.1f tokens/s  KLD %.6f, %llu block(s) run\n", inc, n / inc,
-	       r2.kld_mean, (unsigned long long)(c1.plan_layers - c0.plan_layers));
+	printf("base pass (open)   : %8.2f s (cpu %7.2f s)  PPL(base) %.4f\n", t1 - t0, u1 - u0, r1.ppl_base);
+	printf("plan pass (Q4_K)   : %8.2f s (cpu %7.2f s)  KLD %.6f\n", t2 - t1, u2 - u1, r1.kld_mean);
+	printf("full check         : %8.2f s (cpu %7.2f s)  %8.1f tokens/s\n", full, u2 - u0, n / full);
+	printf("re-check (1 edit)  : %8.2f s (cpu %7.2f s)  %8.1f tokens/s  KLD %.6f, %llu block(s) run\n", inc,
+	       u3 - u2, n / inc, r2.kld_mean, (unsigned long long)(c1.plan_layers - c0.plan_layers));
 	printf("speed-up           : %8.1fx\n", full / inc);
 	printf("caches             : %.1f MiB RAM, %.1f MiB temp files\n", c1.cache_ram / 1048576.0,
 	       c1.cache_file / 1048576.0);
@@ -164,3 +181,39 @@ echo "== qwen3-shaped fixture (1.57 GB BF16), ctx $ctx x $chunks chunks, $thread
 "$work/check_driver" "$model" "$threads" "$ctx" "$chunks" "$cache_mb" model.layers.15.mlp.down_proj.weight
 echo "== shared qwen3moe, ctx 256 x 8 chunks, $threads threads"
 "$work/check_driver" "$shared/models/qwen3moe" "$threads" 256 8 "$cache_mb" model.layers.2.mlp.experts.0.down_proj.weight
+
+peer=${LLAMA_PERPLEXITY:-/tmp/llama-peer/build/bin/llama-perplexity}
+pctx=${PEER_CTX:-512}
+pchunks=${PEER_CHUNKS:-4}
+if [ ! -x "$peer" ]; then
+	echo "== no llama-perplexity at $peer: no peer figures"
+	exit 0
+fi
+(cd "$build" && make -s pajamas-tui pj-fixture >/dev/null)
+# the fixture as a GGUF with GPT-2's vocabulary (llama-perplexity tokenizes)
+pgguf=$work/qwen3-bench-gpt2vocab-BF16.gguf
+if [ ! -s "$pgguf" ]; then
+	sed -e 's/"vocab_size": [0-9]*/"vocab_size": 50257/' "$cfg" > "$work/qwen3-bench-gpt2vocab.json"
+	"$build/pj-fixture" --config "$work/qwen3-bench-gpt2vocab.json" --out "$work/fix.gguf" --gguf --dtype BF16 --seed 1
+	python3 "$src/bench/gguf_graft_vocab.py" "$work/fix.gguf" "$shared/data/tokenizers/ggml-vocab-gpt-2.gguf" "$pgguf"
+	rm -f "$work/fix.gguf"
+fi
+# --pure BF16 on a BF16 GGUF: the plan equals the base, the session reuses
+# the base pass, so it is one forward pass like llama-perplexity's.
+peer_run() {
+	echo "== $2: $1, data/eval.txt, ctx $pctx x $pchunks chunks, $threads threads"
+	for plan in BF16 Q8_0; do
+		/usr/bin/time -f "pajamas-tui --check --pure $plan: %e s wall, %U+%S s cpu, %M KiB peak RSS" \
+			"$build/pajamas-tui" --batch --pure $plan --check --calib "$shared/data/eval.txt" --ctx "$pctx" \
+			--chunks "$pchunks" -j "$threads" "$1" > "$work/ours-$plan.txt"
+		grep -E "PPL\(base\)" "$work/ours-$plan.txt"
+	done
+	/usr/bin/time -o "$work/peer.time" -f "llama-perplexity: %e s wall, %U+%S s cpu, %M KiB peak RSS" \
+		"$peer" -m "$1" -f "$shared/data/eval.txt" -c "$pctx" --chunks "$pchunks" -t "$threads" \
+		> "$work/peer.txt" 2>&1 || tail -5 "$work/peer.txt"
+	cat "$work/peer.time"
+	grep -E "Final estimate" "$work/peer.txt" ||
+		echo "llama-perplexity, last running PPL: $(grep -o '\[[0-9]*\][0-9.]*' "$work/peer.txt" | tail -1)"
+}
+peer_run "$pgguf" "fixture with GPT-2's vocabulary (vocab 50257, 630M weights)"
+peer_run "$shared/models/qwen3/gguf/qwen3-BF16.gguf" "shared trained qwen3"
