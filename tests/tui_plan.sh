@@ -142,9 +142,19 @@ start 200 50 "$MOE_GGUF"
 keys ']' Enter
 wait_for "8 experts:"; ok $? "qwen3moe: a MoE layer shows its experts summary (type mix and size)"
 step_until "layer 0: 8 experts" Down
+# the summary is kept between frames: it must follow an edit and its undo
+s0=$(screen | grep -o '8 experts: [^,]*' | head -1)
+keys -
+i=0
+while [ $i -lt $PJ_WAIT ] && screen | grep -qF -- "$s0"; do sleep 0.1; i=$((i + 1)); done
+s1=$(screen | grep -o '8 experts: [^,]*' | head -1)
+keys u
+wait_for "$s0" && [ -n "$s1" ] && [ "$s1" != "$s0" ]
+ok $? "qwen3moe: the experts summary follows a step down of the experts row and its undo ($s0 / $s1)"
 keys Enter
 wait_for "expert 7"; ok $? "qwen3moe: the summary expands to one row per expert"
 keys q; wait_dead
+rm -f "$T"/state/pajamas-tui/*.session.zst    # the edit above: no restore question later
 
 for path in "$M/deepseek3" "$M/deepseek3/gguf/deepseek3-BF16.gguf"; do
 	start 200 50 "$path"

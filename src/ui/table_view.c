@@ -296,6 +296,34 @@ static void draw_plan(pj_app *a, uint32_t ri, int y, pj_rect r, const col_layout
 	}
 }
 
+/* "256 experts: 200xQ4_K 56xQ6_K, 1.2 GiB": a pass over the layer's
+ * tensors and a label per expert, so kept per row until the plan changes
+ * (the label says nothing about losses or measurements); a few slots
+ * cover the expert rows one screen shows. */
+static const char *experts_label(pj_app *a, uint32_t ri)
+{
+	enum { SLOTS = 64 };
+	typedef struct xlabel {
+		const pj_session *s;
+		uint32_t row;
+		uint64_t gen;
+		char label[256];
+	} xlabel;
+	static xlabel cache[SLOTS];
+	const pj_row *row = &a->tree.rows[ri];
+	const uint64_t gen = pj_session_plan_generation(a->s);
+	xlabel *c = &cache[ri % SLOTS];
+	if (c->s != a->s || c->row != ri || c->gen != gen) {
+		pj_sagg ag;
+		pj_session_agg_experts(a->s, row->comp, row->layer, &ag);
+		pj_sagg_summary(&ag, c->label, sizeof c->label);
+		c->s = a->s;
+		c->row = ri;
+		c->gen = gen;
+	}
+	return c->label;
+}
+
 static void draw_row(pj_app *a, uint32_t ri, int y, pj_rect r, const col_layout *L, bool sel)
 {
 	const pj_tree *t = &a->tree;
@@ -318,11 +346,9 @@ static void draw_row(pj_app *a, uint32_t ri, int y, pj_rect r, const col_layout 
 		x += pj_crt_put(y, x, 1, sel ? base : row_color(row), false, pj_crt_glyph(g)) + 1;
 		if (flat)
 			snprintf(label, sizeof label, "%s", a->m->cat.t[row->tensor].name);
-		else if (row->kind == PJ_ROW_EXPERTS && a->s) {
-			pj_sagg ag;
-			pj_session_agg_experts(a->s, row->comp, row->layer, &ag);
-			pj_sagg_summary(&ag, label, sizeof label);
-		} else
+		else if (row->kind == PJ_ROW_EXPERTS && a->s)
+			snprintf(label, sizeof label, "%s", experts_label(a, ri));
+		else
 			pj_tree_label(t, a->m, ri, label, sizeof label);
 		int lw = name_end - x;
 		/* Tensor names lose their start, not their distinctive end. */
