@@ -24,7 +24,8 @@
  * Threads: a session belongs to one thread (the UI's).  The only functions
  * other threads reach are the measurement sink (internal) and the notify
  * hook the owner installs; the solver works on a snapshot taken when it
- * starts.  Library code: nothing is printed. */
+ * starts; the autosave's writer thread only touches the bytes handed to it
+ * (pj_session_autosave_async).  Library code: nothing is printed. */
 #ifndef PJ_SESSION_H
 #define PJ_SESSION_H
 
