@@ -131,6 +131,15 @@ ok $? "file size limit hit mid-write: exit 3, no partial file"
 ( ulimit -f 201; PJ_WRITE_STAGE=8192 "$PJ" --batch --pure Q8_0 -o "$T/big.gguf" "$L" >/dev/null 2>"$T/err" ); rc=$?
 [ $rc -eq 3 ] && grep -q "file size limit" "$T/err" && [ -z "$(ls -A "$T" | grep -e big.gguf -e pj-tmp)" ]
 ok $? "file size limit hit in the writer thread: exit 3, no partial file"
+# a NaN in row 20 of output.weight (BF16 0x7fc0 at byte 29152 + 2 * (20 * 256 + 3));
+# with 8 KiB staging buffers that row is in the third slice: the row counts
+# from the matrix's start all the same
+cp "$L" "$T/nan.gguf" && chmod u+w "$T/nan.gguf" && printf '\300\177' | dd of="$T/nan.gguf" bs=1 seek=39398 conv=notrunc 2>/dev/null
+for st in "" 8192; do
+	PJ_WRITE_STAGE=$st "$PJ" --batch --pure Q8_0 -o "$T/nan-out.gguf" "$T/nan.gguf" >/dev/null 2>"$T/err"; rc=$?
+	[ $rc -eq 1 ] && grep -q "output.weight: non-finite value (nan) at row 20, column 3" "$T/err" && [ ! -e "$T/nan-out.gguf" ]
+	ok $? "NaN in a BF16 source (staging ${st:-default}): exit 1, names row 20 column 3, no file"
+done
 # SIGINT during the write: nothing remains
 mkdir "$T/sig"
 "$PJ" --batch --threads 1 --pure IQ4_XS -o "$T/sig/o.gguf" "$(M qwen3moe)" >/dev/null 2>&1 &
