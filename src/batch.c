@@ -490,10 +490,10 @@ static void print_dry_run(const run *r)
 	printf("%-40s %-16s %-7s %-7s %12s %-7s %s\n", "tensor", "shape", "source", "type", "bytes", "from", "why");
 	for (size_t i = 0; i < p->n; i++) {
 		const pj_plan_entry *e = &p->e[i];
-		char shape[64];
+		char shape[64], why[PJ_REASON_MAX];
 		printf("%-40s %-16s %-7s %-7s %12llu %-7s %s\n", e->t->name, pj_tensor_shape_str(e->t, shape, sizeof shape),
 		       pj_dtype_name(e->t->dtype), pj_dtype_name(e->type), (unsigned long long)e->bytes,
-		       pj_provenance_name(e->prov), e->reason);
+		       pj_provenance_name(e->prov), pj_plan_reason(p, e, why));
 	}
 	printf("total: %zu tensors, %zu quantized, %zu shape fallbacks; source %llu bytes (%.2f MiB), "
 	       "output %llu bytes (%.2f MiB), %.2f bpw, %.1f%% of the source\n",

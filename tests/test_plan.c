@@ -74,6 +74,7 @@ static void test_rules(pj_model *llama, pj_model *moe)
 	is_int(type_of(&p, "blk.0.attn_v.weight"), PJ_DT_Q8_0, "first matching rule wins (attn_v)");
 	is_int(type_of(&p, "blk.0.attn_q.weight"), PJ_DT_Q5_K, "the next rule takes the rest (attn_q)");
 	const pj_plan_entry *e = pj_plan_find(&p, "blk.0.attn_q.weight");
+	char why[PJ_REASON_MAX];
 	ok(e->prov == PJ_PROV_RULE && e->rule == 1, "provenance: rule 2");
 	is_int(type_of(&p, "blk.1.ffn_up.weight"), PJ_DT_Q6_K, "anchored rule matches its tensor");
 	is_int(type_of(&p, "blk.2.ffn_up.weight"), PJ_DT_Q4_K, "anchored rule matches nothing else");
@@ -136,7 +137,7 @@ static void test_rules(pj_model *llama, pj_model *moe)
 	pj_plan_add_rule(&p, "ffn_gate_inp=Q4_0", &err);
 	pj_plan_apply(&p, &err);
 	e = pj_plan_find(&p, "blk.0.ffn_gate_inp.weight");
-	ok(e->type == PJ_DT_Q8_0 && strstr(e->reason, "protected"), "router never below Q8_0 from a rule");
+	ok(e->type == PJ_DT_Q8_0 && strstr(pj_plan_reason(&p, e, why), "protected"), "router never below Q8_0 from a rule");
 	pj_plan_set_manual(&p, "blk.0.ffn_gate_inp.weight", PJ_DT_Q4_0, true, &err);
 	pj_plan_apply(&p, &err);
 	e = pj_plan_find(&p, "blk.0.ffn_gate_inp.weight");
@@ -151,7 +152,7 @@ static void test_rules(pj_model *llama, pj_model *moe)
 	   "auto on qwen3moe: moe-balanced");
 	like(p.base_reason, "family moe", "auto says why");
 	e = pj_plan_find(&p, "blk.1.ffn_down_exps.weight");
-	like(e->reason, "routing not measured", "the expert tier states its assumption");
+	like(pj_plan_reason(&p, e, why), "routing not measured", "the expert tier states its assumption");
 	pj_plan_free(&p);
 }
 
@@ -161,9 +162,10 @@ static void test_fallback(pj_model *ds)
 	pj_plan p;
 	ok(pj_plan_init(&p, ds, "pure:Q4_K_S", false, &err) == PJ_OK, "pure Q4_K_S on deepseek3");
 	const pj_plan_entry *e = pj_plan_find(&p, "blk.1.attn_k_b.weight");
+	char why[PJ_REASON_MAX];
 	ok(e && e->fell_back && e->requested == PJ_DT_Q4_K && e->type == PJ_DT_Q5_0,
 	   "attn_k_b (32 columns): Q4_K falls back to Q5_0, the request recorded");
-	like(e->reason, "falls back to Q5_0", "the reason says so");
+	like(pj_plan_reason(&p, e, why), "falls back to Q5_0", "the reason says so");
 	ok(p.n_fallback >= 3, "fallbacks counted");
 	pj_plan_free(&p);
 }

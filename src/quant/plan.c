@@ -558,16 +558,14 @@ bool pj_plan_apply_entry(const pj_plan *p, pj_plan_entry *e, const pj_plan_overr
 			e->prov = who;
 			e->pinned = ov->pinned;
 			e->rule = -1;
-			snprintf(e->reason, sizeof e->reason, "%s%s", pj_provenance_name(who), ov->pinned ? ", pinned" : "");
+			e->why = (pj_reason){ .why = PJ_WHY_OVERRIDE, .who = (uint8_t)who, .pinned = ov->pinned };
 		} else {
-			snprintf(e->reason, sizeof e->reason, "kept: %s (override ignored: %s stays %s)", e->kept,
-			         e->n_dims < 2 ? "1-D tensors" : "this tensor", pj_dtype_name(want));
+			e->why = (pj_reason){ .why = PJ_WHY_OVERRIDE_KEPT, .type = want };
 		}
 	}
 	/* protection: the router chooses the experts; never below Q8_0 */
 	if (is_router(e) && !e->pinned && want != e->base_type && pj_dtype_bpw(want) < pj_dtype_bpw(PJ_DT_Q8_0)) {
-		snprintf(e->reason, sizeof e->reason, "router protected: %s requested, Q8_0 is the floor (pin to force)",
-		         pj_dtype_name(want));
+		e->why = (pj_reason){ .why = PJ_WHY_ROUTER, .type = want };
 		want = PJ_DT_Q8_0;
 	}
 	const bool quantized_base = p->pure ? pj_dtype_info_of(p->pure_type)->quantized : true;
@@ -578,11 +576,6 @@ bool pj_plan_apply_entry(const pj_plan *p, pj_plan_entry *e, const pj_plan_overr
 	if (e->prov != PJ_PROV_SOURCE && (quantized_base || pj_dtype_info_of(want)->quantized)) {
 		e->type = pj_plan_shape_fallback(want, t->ne[0], &ok);
 		e->fell_back = e->type != want;
-		if (e->fell_back) {
-			size_t k = strlen(e->reason);
-			snprintf(e->reason + k, sizeof e->reason - k, "; rows of %lld: %s falls back to %s",
-			         (long long)t->ne[0], pj_dtype_name(want), pj_dtype_name(e->type));
-		}
 	}
 	e->needs_imatrix = e->quantizable && pj_plan_type_needs_imatrix(t->name, e->type, p->ftype);
 	uint64_t nb = t->nbytes;
@@ -603,7 +596,7 @@ static bool plan_entry(pj_plan *p, pj_plan_entry *e, const bool quantized_base)
 	if (!e->quantizable) {
 		want = e->base_type = kept_type(e);
 		e->prov = PJ_PROV_SOURCE;
-		snprintf(e->reason, sizeof e->reason, "kept: %s (llama.cpp never quantizes it)", e->kept);
+		e->why = (pj_reason){ .why = PJ_WHY_KEPT };
 	} else {
 		want = e->base_type;
 		e->prov = PJ_PROV_PRESET;
@@ -619,12 +612,11 @@ static bool plan_entry(pj_plan *p, pj_plan_entry *e, const bool quantized_base)
 			want = p->rules[r].type;
 			e->prov = PJ_PROV_RULE;
 			e->rule = (int)r;
-			snprintf(e->reason, sizeof e->reason, "rule %zu: %s", r + 1, p->rules[r].text);
+			e->why = (pj_reason){ .why = PJ_WHY_RULE, .rule = (int)r };
 		} else if (e->kept) {
-			snprintf(e->reason, sizeof e->reason, "kept: %s (rule %zu does not apply)", e->kept, r + 1);
+			e->why = (pj_reason){ .why = PJ_WHY_RULE_KEPT, .rule = (int)r };
 		} else {
-			snprintf(e->reason, sizeof e->reason, "rule %zu ignored: a %s base is not quantized (as in llama-quantize)",
-			         r + 1, pj_dtype_name(e->base_type));
+			e->why = (pj_reason){ .why = PJ_WHY_RULE_IGNORED, .rule = (int)r, .type = e->base_type };
 		}
 		break;
 	}
@@ -644,7 +636,7 @@ pj_status pj_plan_apply(pj_plan *p, pj_error *err)
 		for (size_t i = 0; i < p->n; i++)
 			if (p->e[i].quantizable) {
 				p->e[i].base_type = p->pure_type;
-				snprintf(p->e[i].reason, sizeof p->e[i].reason, "pure %s", pj_dtype_name(p->pure_type));
+				p->e[i].why = (pj_reason){ .why = PJ_WHY_PURE, .type = p->pure_type };
 			}
 	} else {
 		pj_preset_apply(p->preset, p);
@@ -677,6 +669,44 @@ pj_status pj_plan_apply(pj_plan *p, pj_error *err)
 		if (!p->ov[i].matched)
 			warn(p, "override for %s: the model has no such tensor", p->ov[i].tensor);
 	return st;
+}
+
+const char *pj_plan_reason(const pj_plan *p, const pj_plan_entry *e, char *buf)
+{
+	const size_t n = PJ_REASON_MAX;
+	const pj_reason *r = &e->why;
+	const char *ty = pj_dtype_name(r->type);
+	const char *rule = r->rule >= 0 && (size_t)r->rule < p->n_rules ? p->rules[r->rule].text : "?";
+	buf[0] = 0;
+	switch ((pj_why)r->why) {
+	case PJ_WHY_NONE: break;
+	case PJ_WHY_KEPT: snprintf(buf, n, "kept: %s (llama.cpp never quantizes it)", e->kept); break;
+	case PJ_WHY_PURE: snprintf(buf, n, "pure %s", ty); break;
+	case PJ_WHY_MIX_DEFAULT:
+	case PJ_WHY_MIX:
+	case PJ_WHY_ARCH: pj_preset_reason(e, buf, n); break;
+	case PJ_WHY_RULE: snprintf(buf, n, "rule %d: %s", r->rule + 1, rule); break;
+	case PJ_WHY_RULE_KEPT: snprintf(buf, n, "kept: %s (rule %d does not apply)", e->kept, r->rule + 1); break;
+	case PJ_WHY_RULE_IGNORED:
+		snprintf(buf, n, "rule %d ignored: a %s base is not quantized (as in llama-quantize)", r->rule + 1, ty);
+		break;
+	case PJ_WHY_OVERRIDE:
+		snprintf(buf, n, "%s%s", pj_provenance_name((pj_provenance)r->who), r->pinned ? ", pinned" : "");
+		break;
+	case PJ_WHY_OVERRIDE_KEPT:
+		snprintf(buf, n, "kept: %s (override ignored: %s stays %s)", e->kept,
+		         e->n_dims < 2 ? "1-D tensors" : "this tensor", ty);
+		break;
+	case PJ_WHY_ROUTER:
+		snprintf(buf, n, "router protected: %s requested, Q8_0 is the floor (pin to force)", ty);
+		break;
+	}
+	if (e->fell_back) {
+		size_t k = strlen(buf);
+		snprintf(buf + k, n - k, "; rows of %lld: %s falls back to %s", (long long)e->t->ne[0],
+		         pj_dtype_name(e->requested), pj_dtype_name(e->type));
+	}
+	return buf;
 }
 
 const pj_plan_entry *pj_plan_find(const pj_plan *p, const char *tensor)

@@ -63,6 +63,26 @@ typedef enum pj_qcat {
 	PJ_QC_FFN_DOWN, PJ_QC_COUNT
 } pj_qcat;
 
+/* Why an entry has its type, as a code and its arguments: an apply over
+ * 46k tensors formats no text; pj_plan_reason() writes it when shown. */
+typedef enum pj_why {
+	PJ_WHY_NONE, PJ_WHY_KEPT, PJ_WHY_PURE, PJ_WHY_MIX_DEFAULT, PJ_WHY_MIX, PJ_WHY_ARCH, PJ_WHY_RULE,
+	PJ_WHY_RULE_KEPT, PJ_WHY_RULE_IGNORED, PJ_WHY_OVERRIDE, PJ_WHY_OVERRIDE_KEPT, PJ_WHY_ROUTER
+} pj_why;
+
+typedef struct pj_reason {
+	uint8_t why;               /* pj_why */
+	uint8_t c1, c2;            /* MIX: the row's conditions (presets.c) */
+	uint8_t who;               /* OVERRIDE: its provenance */
+	bool pinned;               /* OVERRIDE */
+	pj_dtype type;             /* the type the text names */
+	int rule;                  /* RULE*: index into the plan's rules */
+	const void *src;           /* MIX*: the pj_ftype; ARCH: the preset's rule */
+	const void *preset;        /* ARCH: the preset */
+} pj_reason;
+
+#define PJ_REASON_MAX 160
+
 typedef struct pj_plan_entry {
 	const pj_tensor *t;        /* the catalog's tensor (the model outlives the plan) */
 	pj_qcat cat;
@@ -80,7 +100,7 @@ typedef struct pj_plan_entry {
 	bool needs_imatrix;        /* llama.cpp refuses this type without importance data */
 	int rule;                  /* index of the rule that set it, -1 */
 	uint64_t bytes;            /* data bytes at `type` */
-	char reason[160];
+	pj_reason why;             /* pj_plan_reason() formats it */
 } pj_plan_entry;
 
 /* Rule kinds: a regex on the name, a role (+ optional layer range), a layer range. */
@@ -170,6 +190,11 @@ bool pj_plan_overridable(const pj_plan_entry *e);
  * session runs it on entries kept from an apply without overrides.
  * Returns false when the type does not fit and has no fallback. */
 bool pj_plan_apply_entry(const pj_plan *p, pj_plan_entry *e, const pj_plan_override *ov, pj_provenance who);
+
+/* e's reason as text ("Q4_K_M mix: Q6_K (use_more_bits layer)", "rule 2:
+ * attn_v=Q8_0; rows of 2880: Q4_K falls back to Q5_0"); p is the plan that
+ * applied e.  buf holds PJ_REASON_MAX bytes; returns buf. */
+const char *pj_plan_reason(const pj_plan *p, const pj_plan_entry *e, char *buf);
 
 const pj_plan_entry *pj_plan_find(const pj_plan *p, const char *tensor);
 /* Bits per weight of the whole output, and output / source size. */

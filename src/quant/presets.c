@@ -240,15 +240,9 @@ static const char *const COND_TEXT[] = {
 	[K_DEF_NOT_Q8_0] = "", [K_STACKED] = "stacked experts", [K_FROM_Q3Q4] = "",
 };
 
-static void note_row(pj_plan_entry *e, const char *ft, const mix_row *r, pj_dtype t)
+static void note_row(pj_plan_entry *e, const pj_ftype *ft, const mix_row *r, pj_dtype t)
 {
-	const char *a = COND_TEXT[r->c1], *b = COND_TEXT[r->c2];
-	if (*a && *b)
-		snprintf(e->reason, sizeof e->reason, "%s mix: %s (%s, %s)", ft, pj_dtype_name(t), a, b);
-	else if (*a || *b)
-		snprintf(e->reason, sizeof e->reason, "%s mix: %s (%s)", ft, pj_dtype_name(t), *a ? a : b);
-	else
-		snprintf(e->reason, sizeof e->reason, "%s mix: %s", ft, pj_dtype_name(t));
+	e->why = (pj_reason){ .why = PJ_WHY_MIX, .src = ft, .type = t, .c1 = (uint8_t)r->c1, .c2 = (uint8_t)r->c2 };
 }
 
 /* Model facts the mixes depend on, from the GGUF header when there is one
@@ -301,7 +295,7 @@ static void apply_mix(const pj_preset *ps, pj_plan *p)
 		if (!e->quantizable)
 			continue;
 		e->base_type = ft->type;
-		snprintf(e->reason, sizeof e->reason, "%s mix: default %s", ft->name, pj_dtype_name(ft->type));
+		e->why = (pj_reason){ .why = PJ_WHY_MIX_DEFAULT, .src = ft, .type = ft->type };
 		if (!mixes)
 			continue;
 		const pj_qcat cat = tied && e->cat == PJ_QC_TOKEN_EMBD ? PJ_QC_OUTPUT : e->cat;
@@ -311,14 +305,14 @@ static void apply_mix(const pj_preset *ps, pj_plan *p)
 				continue;
 			if (MIX[r].type != DEF) {
 				t = MIX[r].type;
-				note_row(e, ft->name, &MIX[r], t);
+				note_row(e, ft, &MIX[r], t);
 			}
 			break;
 		}
 		for (size_t r = 0; r < sizeof MIX_POST / sizeof MIX_POST[0]; r++)
 			if (row_matches(&MIX_POST[r], &x, e, cat, t)) {
 				t = MIX_POST[r].type;
-				note_row(e, ft->name, &MIX_POST[r], t);
+				note_row(e, ft, &MIX_POST[r], t);
 			}
 		e->base_type = t;
 		/* llama.cpp counts as it goes, after the decision */
@@ -627,8 +621,7 @@ static void apply_arch(const pj_preset *ps, pj_plan *p)
 				continue;
 			const char *note;
 			e->base_type = pj_precision_type(ar->prec, e->t->dtype, &note);
-			snprintf(e->reason, sizeof e->reason, "%s: %s -> %s%s%s", ps->name, ar->why,
-			         pj_dtype_name(e->base_type), note ? "; " : "", note ? note : "");
+			e->why = (pj_reason){ .why = PJ_WHY_ARCH, .src = ar, .preset = ps, .type = e->base_type };
 			break;
 		}
 	}
@@ -640,4 +633,33 @@ void pj_preset_apply(const pj_preset *ps, pj_plan *p)
 		apply_mix(ps, p);
 	else
 		apply_arch(ps, p);
+}
+
+static void arch_reason(const pj_plan_entry *e, char *buf, size_t n)
+{
+	const pj_preset *ps = e->why.preset;
+	const pj_arule *ar = e->why.src;
+	const char *note;
+	pj_precision_type(ar->prec, e->t->dtype, &note);
+	snprintf(buf, n, "%s: %s -> %s%s%s", ps->name, ar->why, pj_dtype_name(e->why.type), note ? "; " : "",
+	         note ? note : "");
+}
+
+void pj_preset_reason(const pj_plan_entry *e, char *buf, size_t n)
+{
+	const pj_reason *r = &e->why;
+	if (r->why == PJ_WHY_ARCH) {
+		arch_reason(e, buf, n);
+		return;
+	}
+	const char *ft = ((const pj_ftype *)r->src)->name, *ty = pj_dtype_name(r->type);
+	const char *a = COND_TEXT[r->c1], *b = COND_TEXT[r->c2];
+	if (r->why == PJ_WHY_MIX_DEFAULT)
+		snprintf(buf, n, "%s mix: default %s", ft, ty);
+	else if (*a && *b)
+		snprintf(buf, n, "%s mix: %s (%s, %s)", ft, ty, a, b);
+	else if (*a || *b)
+		snprintf(buf, n, "%s mix: %s (%s)", ft, ty, *a ? a : b);
+	else
+		snprintf(buf, n, "%s mix: %s", ft, ty);
 }

@@ -54,5 +54,7 @@ const pj_preset *pj_preset_auto(const pj_model *m, char *why, size_t why_len);
 /* Sets base_type and reason of every quantizable entry of p (p->e in
  * llama.cpp order, p->has_imatrix set).  Kept entries are left alone. */
 void pj_preset_apply(const pj_preset *ps, pj_plan *p);
+/* The text of a reason a preset gave (PJ_WHY_MIX*, PJ_WHY_ARCH) into buf. */
+void pj_preset_reason(const pj_plan_entry *e, char *buf, size_t n);
 
 #endif

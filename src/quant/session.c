@@ -1969,7 +1969,7 @@ static const sess_meas *meas_find(const pj_session *s, size_t t, pj_dtype type, 
 void pj_session_row_figures(const pj_session *s, size_t t, pj_srow *r)
 {
 	memset(r, 0, offsetof(pj_srow, note));
-	r->note[0] = '\0';
+	r->note[0] = r->why[0] = '\0';
 	if (t >= s->n)
 		return;
 	const pj_plan_entry *e = pj_session_entry(s, t);
@@ -2007,8 +2007,9 @@ void pj_session_row(const pj_session *s, size_t t, pj_srow *r)
 	if (e->fell_back)
 		snprintf(r->note, sizeof r->note, "rows of %lld: %s falls back to %s", (long long)e->t->ne[0],
 		         pj_dtype_name(e->requested), pj_dtype_name(e->type));
-	else if (strncmp(e->reason, "router protected", 16) == 0)
-		snprintf(r->note, sizeof r->note, "%s", e->reason);
+	else if (e->why.why == PJ_WHY_ROUTER)
+		pj_plan_reason(&s->plan, e, r->note);
+	pj_plan_reason(&s->plan, e, r->why);
 }
 
 size_t pj_session_candidates(const pj_session *s, size_t t, pj_scand *out, size_t max)

@@ -270,7 +270,8 @@ typedef struct pj_srow {
 	pj_provenance prov;          /* "solver" for solver overrides */
 	bool pinned, tagged, fell_back, quantizable;
 	const char *rule;            /* text of the rule that set it, or NULL */
-	char note[160];              /* fallback / protection note, "" when none */
+	char note[PJ_REASON_MAX];    /* fallback / protection note, "" when none */
+	char why[PJ_REASON_MAX];     /* the entry's reason (pj_plan_reason), "" without one */
 } pj_srow;
 
 void pj_session_row(const pj_session *s, size_t t, pj_srow *out);

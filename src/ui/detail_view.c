@@ -90,8 +90,8 @@ static void plan_detail(pj_app *a, uint32_t ri, lines *L)
 	line(L, "plan", sr.quantizable ? PJ_C_LABEL : PJ_C_DIM, "%s  %s (%llu B)  %.2f bpw  loss %s%s  %s",
 	     pj_dtype_name(sr.type), pj_fmt_bytes(sr.bytes, b1, sizeof b1), (unsigned long long)sr.bytes, sr.bpw,
 	     sr.loss_estimated ? "~" : "", pj_fmt_num(sr.loss, 9, b2, sizeof b2), from);
-	if (sr.e && sr.e->reason[0])
-		line(L, "why", PJ_C_NORMAL, "%s", sr.e->reason);
+	if (sr.e && sr.why[0])
+		line(L, "why", PJ_C_NORMAL, "%s", sr.why);
 	if (sr.note[0])
 		line(L, "note", PJ_C_WARN, "%s", sr.note);
 	if (pj_convert_is_requant(t->dtype) && sr.type != t->dtype)
