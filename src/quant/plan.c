@@ -233,14 +233,13 @@ static bool is_embd_or_output(const char *name)
 
 bool pj_plan_type_needs_imatrix(const char *tensor, pj_dtype type, unsigned ftype)
 {
-	if (is_embd_or_output(tensor))
-		return false;
+	/* the type first: the name compares are the dearer part, once per entry */
+	bool needs = false;
 	if (type == PJ_DT_Q2_K)
-		return ftype == LLAMA_FTYPE_MOSTLY_Q2_K_S;
-	for (size_t i = 0; i < sizeof NEEDS_IMATRIX / sizeof NEEDS_IMATRIX[0]; i++)
-		if (NEEDS_IMATRIX[i] == type)
-			return true;
-	return false;
+		needs = ftype == LLAMA_FTYPE_MOSTLY_Q2_K_S;
+	for (size_t i = 0; i < sizeof NEEDS_IMATRIX / sizeof NEEDS_IMATRIX[0] && !needs; i++)
+		needs = NEEDS_IMATRIX[i] == type;
+	return needs && !is_embd_or_output(tensor);
 }
 
 int pj_plan_layer_of(const char *name)
@@ -564,7 +563,7 @@ bool pj_plan_apply_entry(const pj_plan *p, pj_plan_entry *e, const pj_plan_overr
 		}
 	}
 	/* protection: the router chooses the experts; never below Q8_0 */
-	if (is_router(e) && !e->pinned && want != e->base_type && pj_dtype_bpw(want) < pj_dtype_bpw(PJ_DT_Q8_0)) {
+	if (want != e->base_type && !e->pinned && pj_dtype_bpw(want) < pj_dtype_bpw(PJ_DT_Q8_0) && is_router(e)) {
 		e->why = (pj_reason){ .why = PJ_WHY_ROUTER, .type = want };
 		want = PJ_DT_Q8_0;
 	}

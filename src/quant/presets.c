@@ -230,6 +230,25 @@ static bool row_matches(const mix_row *r, const mix_ctx *x, const pj_plan_entry 
 	       cond_holds(r->c2, x, e, cur);
 }
 
+#define N_MIX (sizeof MIX / sizeof MIX[0])
+_Static_assert(N_MIX < 256, "mix_rows holds row numbers in bytes");
+
+/* MIX's rows for this ftype, per category, in order: an entry then tests
+ * the conditions of a handful of rows instead of scanning the table. */
+typedef struct mix_rows {
+	uint8_t n[PJ_QC_COUNT];
+	uint8_t row[PJ_QC_COUNT][N_MIX];
+} mix_rows;
+
+static void mix_rows_init(mix_rows *m, unsigned ftype)
+{
+	memset(m->n, 0, sizeof m->n);
+	for (size_t r = 0; r < N_MIX; r++)
+		for (unsigned c = 0; c < PJ_QC_COUNT; c++)
+			if ((MIX[r].ftypes & (1ull << ftype)) && (MIX[r].cats & (1u << c)))
+				m->row[c][m->n[c]++] = (uint8_t)r;
+}
+
 static const char *const COND_TEXT[] = {
 	[K_NONE] = "", [K_GQA4] = "GQA >= 4", [K_NEXP4] = ">= 4 experts", [K_NEXP8] = "8 experts",
 	[K_IMAT] = "with imatrix", [K_NO_IMAT] = "without imatrix", [K_FALCON] = "falcon",
@@ -285,6 +304,8 @@ static void apply_mix(const pj_preset *ps, pj_plan *p)
 	const pj_ftype *ft = pj_ftype_find(ps->ftype);
 	mix_ctx x;
 	mix_ctx_init(&x, p, ft);
+	mix_rows rows;
+	mix_rows_init(&rows, x.ftype);
 	bool tied = true;
 	for (size_t i = 0; i < p->n; i++)
 		if (p->e[i].cat == PJ_QC_OUTPUT)
@@ -300,12 +321,13 @@ static void apply_mix(const pj_preset *ps, pj_plan *p)
 			continue;
 		const pj_qcat cat = tied && e->cat == PJ_QC_TOKEN_EMBD ? PJ_QC_OUTPUT : e->cat;
 		pj_dtype t = ft->type;
-		for (size_t r = 0; r < sizeof MIX / sizeof MIX[0]; r++) {
-			if (!row_matches(&MIX[r], &x, e, cat, t))
+		for (size_t k = 0; k < rows.n[cat]; k++) {
+			const mix_row *r = &MIX[rows.row[cat][k]];
+			if (!cond_holds(r->c1, &x, e, t) || !cond_holds(r->c2, &x, e, t))
 				continue;
-			if (MIX[r].type != DEF) {
-				t = MIX[r].type;
-				note_row(e, ft, &MIX[r], t);
+			if (r->type != DEF) {
+				t = r->type;
+				note_row(e, ft, r, t);
 			}
 			break;
 		}
