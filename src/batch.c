@@ -253,10 +253,45 @@ static pj_status write_tensor(run *r, pj_gguf_writer *w, const plan_t *p, float 
 	return st;
 }
 
+/* Types whose kernel needs importance weights, for tensors the imatrix has
+ * none for (output, token_embd: llama.cpp lets them past its check, then
+ * aborts): named, with the way out, before a file is opened. */
+static int refuse_unweightable(const run *r)
+{
+	size_t idx[8];
+	const size_t n = pj_plan_unweightable(&r->plan, r->have_im ? &r->im : NULL, idx, 8);
+	if (!n)
+		return PJ_EXIT_OK;
+	char msg[1400], names[600] = "", rules[400] = "";
+	size_t kn = 0, kr = 0;
+	for (size_t i = 0; i < n && i < 8; i++) {
+		const pj_plan_entry *e = &r->plan.e[idx[i]];
+		if (kn < sizeof names)
+			kn += (size_t)snprintf(names + kn, sizeof names - kn, "%s%s (%s)", i ? ", " : "", e->t->name,
+			                       pj_dtype_name(e->type));
+		if (i >= 2 || kr + 2 * strlen(e->t->name) + 24 > sizeof rules)
+			continue;
+		kr += (size_t)snprintf(rules + kr, sizeof rules - kr, " --rule '^");
+		for (const char *c = e->t->name; *c; c++) {   /* a regex: dots escaped */
+			if (*c == '.')
+				rules[kr++] = '\\';
+			rules[kr++] = *c;
+		}
+		kr += (size_t)snprintf(rules + kr, sizeof rules - kr, "$=Q4_K'");
+	}
+	snprintf(msg, sizeof msg,
+	         "%s%s has no importance data for %s%s: %s cannot be written without it (llama-quantize aborts); "
+	         "give %s another type, e.g.%s",
+	         r->have_im ? "imatrix " : "no --imatrix: the plan", r->have_im ? r->o->imatrix : "", names,
+	         n > 8 ? ", ..." : "", n > 1 ? "their types" : "its type", n > 1 ? "them" : "it", rules);
+	return fail(msg, PJ_EXIT_MODEL);
+}
+
 /* The plan's entries as the writer needs them, and what it cannot do. */
 static int plan_all(run *r, pj_error *err)
 {
 	char msg[1400];
+	int rc;
 	r->n = r->plan.n;
 	r->p = pj_xcalloc(r->n ? r->n : 1, sizeof *r->p);
 	for (size_t i = 0; i < r->n; i++) {
@@ -302,6 +337,8 @@ static int plan_all(run *r, pj_error *err)
 			return fail(msg, PJ_EXIT_MODEL);
 		}
 	}
+	if ((rc = refuse_unweightable(r)) != PJ_EXIT_OK)
+		return rc;
 	/* Any other size mismatch is fatal in llama-quantize too: check it now. */
 	for (size_t i = 0; r->have_im && i < r->n; i++) {
 		const float *w;

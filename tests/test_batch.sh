@@ -101,10 +101,21 @@ ok $? "IQ1_M with another model's imatrix: refused before writing, names the ten
 "$PJ" --batch --pure IQ2_XXS -o "$T/iq.gguf" "$L" >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 2 ] && grep -q "IQ2_XXS requires an importance matrix" "$T/err" && [ ! -e "$T/iq.gguf" ]
 ok $? "IQ2_XXS without --imatrix refused, no file"
-# output.weight has no importance data: ggml asserts weights for IQ1_S (llama-quantize aborts)
-"$PJ" --batch --pure IQ1_S --imatrix "$G/llama/imatrix.gguf" -o "$T/iq.gguf" "$L" >/dev/null 2>"$T/err"; rc=$?
-[ $rc -eq 1 ] && grep -q "output.weight: IQ1_S requires an importance matrix" "$T/err" && [ ! -e "$T/iq.gguf" ]
-ok $? "IQ1_S for a tensor without importance data: exit 1, names it, no file"
+# output.weight, token_embd have no importance data: ggml asserts weights for
+# IQ1_S, IQ2_XXS, IQ2_XS (llama-quantize aborts): refused from the plan, both
+# named with a --rule for each, before a file is opened or a warning given
+for ty in IQ1_S IQ2_XS; do
+	"$PJ" --batch --pure $ty --imatrix "$G/llama/imatrix.gguf" -o "$T/iq.gguf" "$L" >/dev/null 2>"$T/err"; rc=$?
+	[ $rc -eq 1 ] && grep -q "no importance data for output.weight ($ty), token_embd.weight ($ty)" "$T/err" &&
+		grep -qF -- "--rule '^output\.weight\$=Q4_K' --rule '^token_embd\.weight\$=Q4_K'" "$T/err" &&
+		! grep -q -e unweighted -e "imatrix.*entries" "$T/err" && [ ! -e "$T/iq.gguf" ] && [ -z "$(ls -A "$T" | grep pj-tmp)" ]
+	ok $? "$ty for tensors without importance data: exit 1 before writing, names them, suggests --rule"
+done
+"$PJ" --batch --pure IQ2_XXS --imatrix "$G/qwen3moe/imatrix.gguf" -o "$T/iq.gguf" "$PJ_SHARED/models/qwen3moe" \
+	>/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "no importance data for output.weight (IQ2_XXS), token_embd.weight (IQ2_XXS)" "$T/err" &&
+	[ ! -e "$T/iq.gguf" ]
+ok $? "the same from a Hugging Face folder (GGUF names looked up)"
 "$PJ" --batch --pure IQ2_XXS --imatrix "$G/llama/imatrix.gguf" --rule '^output\.weight$=Q5_K' --rule 'token_embd=Q2_K' \
 	-o "$T/iq.gguf" "$L" >/dev/null 2>"$T/err" && "$H" "$T/iq.gguf" | awk '{ print $2 }' | sort | uniq -c | tr -s ' ' |
 	grep -qx " 28 IQ2_XXS"

@@ -237,6 +237,15 @@ static void test_ladder(void)
 	is_int(pj_ladder_step(false, PJ_DT_Q4_K, 1), PJ_DT_Q5_K, "ladder: Q4_K up is Q5_K");
 	is_int(pj_ladder_step(false, PJ_DT_Q4_K, -1), PJ_DT_Q3_K, "ladder: Q4_K down is Q3_K");
 	is_int(pj_ladder_step(true, PJ_DT_Q4_K, -1), PJ_DT_IQ4_XS, "ladder with imatrix: Q4_K down is IQ4_XS");
+	/* by bits per weight: Q2_K 2.625, IQ2_S 2.5625, IQ2_XS 2.3125, IQ2_XXS 2.0625, IQ1_M 1.75, IQ1_S 1.5625 */
+	static const pj_dtype low[] = { PJ_DT_Q2_K, PJ_DT_IQ2_S, PJ_DT_IQ2_XS, PJ_DT_IQ2_XXS, PJ_DT_IQ1_M, PJ_DT_IQ1_S };
+	for (size_t i = 0; i + 1 < sizeof low / sizeof low[0]; i++) {
+		is_int(pj_ladder_step(true, low[i], -1), low[i + 1], "ladder with imatrix: %s down is %s",
+		       pj_dtype_name(low[i]), pj_dtype_name(low[i + 1]));
+		is_int(pj_ladder_step(true, low[i + 1], 1), low[i], "ladder with imatrix: %s up is %s",
+		       pj_dtype_name(low[i + 1]), pj_dtype_name(low[i]));
+	}
+	is_int(pj_ladder_step(true, PJ_DT_IQ1_S, -1), PJ_DT_IQ1_S, "ladder with imatrix: IQ1_S is the bottom");
 	is_int(pj_ladder_step(false, PJ_DT_F16, 1), PJ_DT_F16, "ladder: F16 is the top");
 	is_int(pj_ladder_step(false, PJ_DT_Q2_K, -1), PJ_DT_Q2_K, "ladder: Q2_K is the bottom");
 	is_int(pj_ladder_step(false, PJ_DT_Q5_0, -1), PJ_DT_Q4_K, "ladder: off-ladder Q5_0 steps down by bits");
@@ -1083,6 +1092,31 @@ static void test_imatrix(const char *shared)
 	}
 	ok(!st && iq > 0, "llama + imatrix: the solver at 3 bpw uses IQ types (%zu tensors): %s", iq, r.message);
 	check_consistent(s, "llama + imatrix: solver");
+	size_t bad[4], out = m->cat.n;
+	for (size_t t = 0; t < m->cat.n; t++)
+		if (strcmp(m->cat.t[t].name, "output.weight") == 0)
+			out = t;
+	is_int(pj_session_unweightable(s, bad, 4), 0, "llama + imatrix: every planned type can be written");
+	st = pj_session_solve(s, &(pj_solve_target){ PJ_SOLVE_BPW, 0, 1.9 }, &r, &e);
+	size_t low = 0, low_out = 0;
+	for (size_t t = 0; t < m->cat.n; t++) {
+		const pj_dtype ty = pj_session_entry(s, t)->type;
+		const bool l = ty == PJ_DT_IQ2_XXS || ty == PJ_DT_IQ2_XS || ty == PJ_DT_IQ1_S;
+		low += l;
+		low_out += l && (strcmp(m->cat.t[t].name, "output.weight") == 0 || strcmp(m->cat.t[t].name, "token_embd.weight") == 0);
+	}
+	ok(!st && low > 0 && low_out == 0, "the solver at 1.9 bpw uses IQ2_XXS/IQ2_XS/IQ1_S (%zu tensors), never on "
+	   "output or token_embd, which have no importance data: %s", low, r.message);
+	is_int(pj_session_unweightable(s, bad, 4), 0, "... so every planned type can be written");
+	check_consistent(s, "llama + imatrix: solver at 1.9 bpw");
+	pj_session_set_type(s, out, PJ_DT_IQ1_S, &e);
+	ok(pj_session_unweightable(s, bad, 4) == 1 && bad[0] == out,
+	   "output.weight as IQ1_S: the imatrix has no data for it, the export would refuse it");
+	pj_srow sr;
+	pj_session_row(s, out, &sr);
+	like(sr.note, "IQ1_S cannot be written without importance data", "... and its row says so");
+	pj_session_set_type(s, out, PJ_DT_IQ2_S, &e);
+	is_int(pj_session_unweightable(s, bad, 4), 0, "IQ2_S works unweighted: no refusal");
 	pj_session_free(s);
 	pj_imatrix_free(&im);
 }

@@ -894,6 +894,36 @@ void pj_plan_imatrix_coverage(const pj_plan *p, const pj_imatrix *im, bool all, 
 	free(q);
 }
 
+/* Whether im holds data for e: under HF names, for its GGUF entry. */
+static bool has_importance(const pj_plan *p, const pj_imatrix *im, const pj_plan_entry *e)
+{
+	char g[512];
+	int expert = -1;
+	if (!im)
+		return false;
+	if (p->gguf_names || !pj_imatrix_hf_to_gguf(e->t->name, g, sizeof g, &expert))
+		return pj_imatrix_find(im, e->t->name) != NULL;
+	return pj_imatrix_find(im, g) != NULL;
+}
+
+bool pj_plan_entry_unweightable(const pj_plan *p, const pj_imatrix *im, const pj_plan_entry *e)
+{
+	return e->type != e->t->dtype && pj_qtype_requires_imatrix(e->type) && !has_importance(p, im, e);
+}
+
+size_t pj_plan_unweightable(const pj_plan *p, const pj_imatrix *im, size_t *out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		if (!pj_plan_entry_unweightable(p, im, &p->e[i]))
+			continue;
+		if (n < max)
+			out[n] = i;
+		n++;
+	}
+	return n;
+}
+
 char *pj_plan_command(const pj_plan *p, const char *ttf, const char *imatrix, const char *in, const char *out)
 {
 	sbuf b = { 0 };

@@ -254,6 +254,14 @@ char *pj_plan_command(const pj_plan *p, const char *ttf, const char *imatrix, co
  * planned type (the planner, whose types change).  Under HF names a tensor
  * is looked up as its GGUF entry, an expert's as its stack (counted once). */
 void pj_plan_imatrix_coverage(const pj_plan *p, const pj_imatrix *im, bool all, pj_imatrix_coverage *out);
+/* The entries p quantizes to a type whose kernel cannot run without
+ * importance weights (IQ2_XXS, IQ2_XS, IQ1_S: ggml_quantize_requires_imatrix)
+ * that im (NULL: no imatrix) has no data for.  llama.cpp exempts output and
+ * token_embd from its up-front refusal, then aborts on them; a plan refuses
+ * them before anything is written.  Up to max entry indexes into out;
+ * returns how many there are. */
+size_t pj_plan_unweightable(const pj_plan *p, const pj_imatrix *im, size_t *out, size_t max);
+bool pj_plan_entry_unweightable(const pj_plan *p, const pj_imatrix *im, const pj_plan_entry *e);
 /* The ftype name written to general.file_type (the base's, else derived). */
 const char *pj_plan_ftype_name(const pj_plan *p);
 

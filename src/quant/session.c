@@ -29,11 +29,12 @@
 static const pj_dtype LADDER[] = {
 	PJ_DT_F16, PJ_DT_Q8_0, PJ_DT_Q6_K, PJ_DT_Q5_K, PJ_DT_Q4_K, PJ_DT_Q3_K, PJ_DT_Q2_K,
 };
-/* With importance data: the IQ types measure.h offers by default slot in by
- * bits per weight (IQ4_XS 4.25, IQ3_XXS 3.06, IQ1_M 1.75). */
+/* With importance data: the IQ types measure.h measures slot in by bits
+ * per weight (IQ4_XS 4.25, IQ3_XXS 3.06, IQ2_S 2.56, IQ2_XS 2.31, IQ2_XXS
+ * 2.06, IQ1_M 1.75, IQ1_S 1.56). */
 static const pj_dtype LADDER_IM[] = {
-	PJ_DT_F16, PJ_DT_Q8_0, PJ_DT_Q6_K, PJ_DT_Q5_K, PJ_DT_Q4_K, PJ_DT_IQ4_XS,
-	PJ_DT_Q3_K, PJ_DT_IQ3_XXS, PJ_DT_Q2_K, PJ_DT_IQ1_M,
+	PJ_DT_F16, PJ_DT_Q8_0, PJ_DT_Q6_K, PJ_DT_Q5_K, PJ_DT_Q4_K, PJ_DT_IQ4_XS, PJ_DT_Q3_K, PJ_DT_IQ3_XXS,
+	PJ_DT_Q2_K, PJ_DT_IQ2_S, PJ_DT_IQ2_XS, PJ_DT_IQ2_XXS, PJ_DT_IQ1_M, PJ_DT_IQ1_S,
 };
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -555,6 +556,14 @@ pj_model *pj_session_model(const pj_session *s)
 bool pj_session_has_imatrix(const pj_session *s)
 {
 	return s->has_im;
+}
+
+size_t pj_session_unweightable(const pj_session *s, size_t *tensors, size_t max)
+{
+	const size_t n = pj_plan_unweightable(&s->plan, s->has_im ? s->im : NULL, tensors, max);
+	for (size_t i = 0; i < n && i < max; i++)
+		tensors[i] = (size_t)(s->plan.e[tensors[i]].t - s->m->cat.t);
+	return n;
 }
 
 const pj_imatrix *pj_session_imatrix(const pj_session *s)
@@ -2009,6 +2018,10 @@ void pj_session_row(const pj_session *s, size_t t, pj_srow *r)
 		         pj_dtype_name(e->requested), pj_dtype_name(e->type));
 	else if (e->why.why == PJ_WHY_ROUTER)
 		pj_plan_reason(&s->plan, e, r->note);
+	else if (pj_plan_entry_unweightable(&s->plan, s->has_im ? s->im : NULL, e))
+		snprintf(r->note, sizeof r->note, "%s cannot be written without importance data and %s: the export "
+		         "refuses it - give this tensor another type", pj_dtype_name(e->type),
+		         s->has_im ? "the imatrix has none for it" : "there is no imatrix");
 	pj_plan_reason(&s->plan, e, r->why);
 }
 

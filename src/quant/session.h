@@ -49,7 +49,9 @@ typedef struct pj_session pj_session;
 /* What `+`/`-` step through and what the solver chooses from, biggest first:
  *   F16 Q8_0 Q6_K Q5_K Q4_K Q3_K Q2_K
  * with an importance matrix IQ4_XS (after Q4_K), IQ3_XXS (after Q3_K) and
- * IQ1_M (last) join; they are the IQ types measure.h measures by default.
+ * IQ2_S IQ2_XS IQ2_XXS IQ1_M IQ1_S (after Q2_K, by bits per weight) join.
+ * The solver gives a tensor the imatrix has no data for none of the types
+ * that cannot be written without it (pj_plan_unweightable).
  * Returns the count; *out points at a static table. */
 size_t pj_ladder(bool with_imatrix, const pj_dtype **out);
 /* One step from t: dir > 0 up (more bits), < 0 down.  A type off the ladder
@@ -73,6 +75,10 @@ void pj_session_free(pj_session *s);
 
 pj_model *pj_session_model(const pj_session *s);
 bool pj_session_has_imatrix(const pj_session *s);
+/* Tensors (catalog indexes, up to max) planned in a type that cannot be
+ * written without importance data the imatrix lacks (pj_plan_unweightable):
+ * the export refuses them.  Returns how many there are. */
+size_t pj_session_unweightable(const pj_session *s, size_t *tensors, size_t max);
 /* The importance matrix (NULL: none). */
 const pj_imatrix *pj_session_imatrix(const pj_session *s);
 /* The plan, overrides brought up to date (cheap when nothing changed).  Do

@@ -1023,6 +1023,14 @@ static int export_done(pj_app *a, pj_dialog *d, bool ok, int id, const char *tex
 		pj_app_msg(a, true, "an export is running (c cancels it)");
 		return 0;
 	}
+	size_t bad[2];
+	const size_t n_bad = pj_session_unweightable(a->s, bad, 2);
+	if (n_bad) {   /* batch mode would refuse it: say so here, naming them */
+		pj_app_msg(a, true, "export: no importance data for %s (%s)%s%s, whose type needs it: give %s another type",
+		           a->m->cat.t[bad[0]].name, pj_dtype_name(pj_session_entry(a->s, bad[0])->type),
+		           n_bad > 1 ? " and " : "", n_bad > 1 ? a->m->cat.t[bad[1]].name : "", n_bad > 1 ? "them" : "it");
+		return 0;
+	}
 	/* The plan as batch mode reads it, in a private temporary file. */
 	const char *td = getenv("TMPDIR");
 	char *tmpl = pj_xasprintf("%s/pj-export-plan.XXXXXX", td && *td ? td : "/tmp");
