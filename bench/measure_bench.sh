@@ -21,6 +21,7 @@
 #        THREADS (2), PEER_TYPES ("Q8_0 Q6_K Q4_K"), PJ_SHARED, GGML_DIR
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
+. "$src/bench/lib.sh"
 build=${BUILD:-/tmp/b-measure}
 work=${1:-/tmp/pj-measure-bench}
 threads=${THREADS:-2}
@@ -31,14 +32,7 @@ mkdir -p "$work"
 # ---- the model --------------------------------------------------------------
 cfg=$work/qwen3-bench.json
 model=$work/qwen3-bench-BF16.gguf
-sed -e 's/"hidden_size": [0-9]*/"hidden_size": 1536/' \
-    -e 's/"intermediate_size": [0-9]*/"intermediate_size": 6144/' \
-    -e 's/"num_hidden_layers": [0-9]*/"num_hidden_layers": 16/' \
-    -e 's/"max_window_layers": [0-9]*/"max_window_layers": 16/' \
-    -e 's/"num_attention_heads": [0-9]*/"num_attention_heads": 12/' \
-    -e 's/"num_key_value_heads": [0-9]*/"num_key_value_heads": 4/' \
-    -e 's/"tie_word_embeddings": false/"tie_word_embeddings": true/' \
-    "$shared/data/configs/qwen3-8b.json" > "$cfg"
+make_qwen3_config "$shared" "$cfg" 1536 6144 16 12 4
 (cd "$build" && make -s pj-fixture libpajamas.a >/dev/null)
 if [ ! -s "$model" ]; then
 	"$build/pj-fixture" --config "$cfg" --out "$model" --gguf --dtype BF16 --seed 1

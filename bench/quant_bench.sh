@@ -25,6 +25,7 @@
 #        RUNS (3), TYPES ("Q8_0 Q6_K Q4_K"), PJ_SHARED, PEER_DIR, PEER_CMD
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
+. "$src/bench/lib.sh"
 build=${BUILD:-/tmp/b-speed}
 work=${1:-/tmp/pj-quant-bench}
 threads=${THREADS:-2}
@@ -37,14 +38,7 @@ mkdir -p "$work"
 cfg=$work/qwen3-bench.json
 model=$work/qwen3-bench-BF16.gguf
 if [ ! -s "$model" ]; then
-	sed -e 's/"hidden_size": [0-9]*/"hidden_size": 1536/' \
-	    -e 's/"intermediate_size": [0-9]*/"intermediate_size": 6144/' \
-	    -e 's/"num_hidden_layers": [0-9]*/"num_hidden_layers": 16/' \
-	    -e 's/"max_window_layers": [0-9]*/"max_window_layers": 16/' \
-	    -e 's/"num_attention_heads": [0-9]*/"num_attention_heads": 12/' \
-	    -e 's/"num_key_value_heads": [0-9]*/"num_key_value_heads": 4/' \
-	    -e 's/"tie_word_embeddings": false/"tie_word_embeddings": true/' \
-	    "$shared/data/configs/qwen3-8b.json" > "$cfg"
+	make_qwen3_config "$shared" "$cfg" 1536 6144 16 12 4
 	(cd "$build" && make -s pj-fixture >/dev/null)
 	"$build/pj-fixture" --config "$cfg" --out "$model" --gguf --dtype BF16 --seed 1
 fi

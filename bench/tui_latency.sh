@@ -28,6 +28,7 @@
 #        HF folder, 46,183 tensors), MODEL (open this model instead)
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
+. "$src/bench/lib.sh"
 build=${BUILD:-/tmp/b-tui2}
 work=${1:-/tmp/pj-tui-latency}
 shared=${PJ_SHARED:-$src/../shared}
@@ -42,14 +43,7 @@ case ${FIXTURE:-qwen3} in
 qwen3)
 	cfg=$work/qwen3-lat.json
 	model=$work/qwen3-lat-BF16.gguf
-	sed -e 's/"hidden_size": [0-9]*/"hidden_size": 1024/' \
-	    -e 's/"intermediate_size": [0-9]*/"intermediate_size": 4096/' \
-	    -e 's/"num_hidden_layers": [0-9]*/"num_hidden_layers": 8/' \
-	    -e 's/"max_window_layers": [0-9]*/"max_window_layers": 8/' \
-	    -e 's/"num_attention_heads": [0-9]*/"num_attention_heads": 8/' \
-	    -e 's/"num_key_value_heads": [0-9]*/"num_key_value_heads": 4/' \
-	    -e 's/"tie_word_embeddings": false/"tie_word_embeddings": true/' \
-	    "$shared/data/configs/qwen3-8b.json" > "$cfg"
+	make_qwen3_config "$shared" "$cfg" 1024 4096 8 8 4
 	gen() { "$build/pj-fixture" --config "$cfg" --out "$model" --gguf --dtype BF16 --seed 1; } ;;
 deepseek3)
 	# DeepSeek-V3's tree (61 layers, 256 routed experts per MoE layer,
