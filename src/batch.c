@@ -572,6 +572,10 @@ static int emit(run *r, pj_error *err)
 		char *cmd = pj_plan_command(&r->plan, o->emit_ttf, o->imatrix, o->model, o->output ? o->output : "OUT.gguf");
 		fprintf(stderr, "pajamas-tui: llama-quantize reproduces this plan with:\n  %s\n", cmd);
 		free(cmd);
+		const char *ft = pj_plan_ftype_name(&r->plan), *qb = pj_plan_quantize_base(&r->plan);
+		if (strcmp(ft, qb) != 0)
+			fprintf(stderr, "  # llama-quantize has no %s ftype: base %s, the file pins every quantized tensor "
+			        "(only general.file_type differs)\n", ft, qb);
 		if (bad)
 			fprintf(stderr, "pajamas-tui: warning: %zu kept tensors (routers) get another type here; "
 			        "llama-quantize cannot do that\n", bad);

@@ -103,6 +103,11 @@ ok $? "tensor-type file: anchored, escaped names, llama.cpp type names"
 ! grep -q "norm" "$T/tt.txt"; ok $? "tensor-type file lists only quantized tensors"
 grep -q "llama-quantize --tensor-type-file $T/tt.txt $L OUT.gguf Q4_K_M" "$T/err"
 ok $? "the llama-quantize command line is printed"
+# llama-quantize has no NVFP4 ftype name ("invalid ftype"): the command names Q8_0 and says why
+"$PJ" --batch --pure NVFP4 --emit-tensor-type-file "$T/nv.txt" --dry-run "$L" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 0 ] && grep -q "llama-quantize --tensor-type-file $T/nv.txt $L OUT.gguf Q8_0$" "$T/err" &&
+	grep -q "# llama-quantize has no NVFP4 ftype: base Q8_0" "$T/err" && grep -q '^\^output\\.weight\$=nvfp4$' "$T/nv.txt"
+ok $? "pure NVFP4: the command's base is Q8_0 (a name llama-quantize accepts), the file pins nvfp4"
 "$PJ" --batch --plan "$T/p.json" --dry-run "$L" > "$T/dry2" 2>"$T/err"; rc=$?
 [ $rc -eq 0 ] && cmp -s "$T/dry1" "$T/dry2"; ok $? "--plan FILE gives the same plan"
 "$PJ" --batch --plan "$T/p.json" --emit-plan "$T/p2.json" --dry-run "$L" >/dev/null 2>&1

@@ -924,6 +924,18 @@ size_t pj_plan_unweightable(const pj_plan *p, const pj_imatrix *im, size_t *out,
 	return n;
 }
 
+/* Plan ftypes llama-quantize has no name for ("invalid ftype"). */
+static const char *const NOT_QUANTIZE_FTYPES[] = { "NVFP4" };
+
+const char *pj_plan_quantize_base(const pj_plan *p)
+{
+	const char *name = pj_plan_ftype_name(p);
+	for (size_t i = 0; i < sizeof NOT_QUANTIZE_FTYPES / sizeof NOT_QUANTIZE_FTYPES[0]; i++)
+		if (strcasecmp(name, NOT_QUANTIZE_FTYPES[i]) == 0)
+			return "Q8_0";
+	return name;
+}
+
 char *pj_plan_command(const pj_plan *p, const char *ttf, const char *imatrix, const char *in, const char *out)
 {
 	sbuf b = { 0 };
@@ -938,7 +950,7 @@ char *pj_plan_command(const pj_plan *p, const char *ttf, const char *imatrix, co
 	}
 	sh_word(&b, in);
 	sh_word(&b, out);
-	sh_word(&b, pj_plan_ftype_name(p));
+	sh_word(&b, pj_plan_quantize_base(p));
 	return b.s;
 }
 

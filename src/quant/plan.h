@@ -247,6 +247,11 @@ char *pj_plan_tensor_type_file(const pj_plan *p, size_t *n_unreproducible);
 /* The llama-quantize command line that reproduces the plan:
  * "llama-quantize --tensor-type-file TTF [--imatrix IM] IN OUT BASE". */
 char *pj_plan_command(const pj_plan *p, const char *ttf, const char *imatrix, const char *in, const char *out);
+/* BASE in that command: the plan's ftype when llama-quantize knows its name,
+ * else Q8_0 (NVFP4).  The tensor-type file pins every quantized tensor, so
+ * any base it accepts writes the same tensors; only general.file_type
+ * differs. */
+const char *pj_plan_quantize_base(const pj_plan *p);
 /* Importance-matrix coverage (imatrix.h) of the tensors p quantizes with
  * importance weights - to a block type other than the source's;
  * token_embd aside: a lookup, never a matmul input, so llama-imatrix has no
