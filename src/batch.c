@@ -499,7 +499,7 @@ static int build_plan(run *r, pj_error *err)
 		snprintf(r->label, sizeof r->label, "plan %s", o->plan);
 	} else {
 		char *base = o->pure ? pj_xasprintf("pure:%s", o->pure) : pj_xstrdup(o->preset);
-		st = pj_plan_init_cat(&r->plan, r->m, cat, gguf_names, base, r->have_im, err);
+		st = pj_plan_build_cat(&r->plan, r->m, cat, gguf_names, base, r->have_im, err);
 		free(base);
 		if (!st)
 			snprintf(r->label, sizeof r->label, "%s (%s)", o->pure ? r->ft->name : r->plan.preset->name,

@@ -120,6 +120,22 @@ ok $? "the same from a Hugging Face folder (GGUF names looked up)"
 	-o "$T/iq.gguf" "$L" >/dev/null 2>"$T/err" && "$H" "$T/iq.gguf" | awk '{ print $2 }' | sort | uniq -c | tr -s ' ' |
 	grep -qx " 28 IQ2_XXS"
 ok $? "--pure IQ2_XXS with the imatrix (output, token_embd by rule): 28 IQ2_XXS tensors"
+# deepseek3's attn_k_b rows (32) fit no NVFP4 block and NVFP4 has no
+# fallback: refused naming every such tensor, unless rules rescue them (the
+# shapes are checked after the rules, here and in a plan file)
+D=$(M deepseek3)
+"$PJ" --batch --pure NVFP4 -o "$T/nv.gguf" "$D" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "blk.0.attn_k_b.weight, blk.1.attn_k_b.weight, blk.2.attn_k_b.weight: rows of 32 are not a multiple of 64 and NVFP4 has no fallback type" "$T/err" &&
+	[ ! -e "$T/nv.gguf" ]
+ok $? "deepseek3 --pure NVFP4: refused, every attn_k_b named, no file"
+"$PJ" --batch --pure NVFP4 --rule '^blk\.[01]\.attn_k_b\.weight$=Q8_0' -o "$T/nv.gguf" "$D" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "^pajamas-tui: blk.2.attn_k_b.weight: rows of 32" "$T/err" && [ ! -e "$T/nv.gguf" ]
+ok $? "... a rule for two of the three: the third named, no file"
+"$PJ" --batch --pure NVFP4 --rule '^blk\.[0-9]+\.attn_k_b\.weight$=Q8_0' --emit-plan "$T/nv.json" -o "$T/nv.gguf" "$D" \
+	>/dev/null 2>"$T/err" && "$H" "$T/nv.gguf" | awk '{ print $2 }' | sort | uniq -c | tr -s ' ' > "$T/types" &&
+	grep -qx " 32 NVFP4" "$T/types" && grep -qx " 3 Q8_0" "$T/types" && "$H" "$T/nv.gguf" | grep -q "^blk.1.attn_k_b.weight Q8_0 "
+ok $? "... a rule for all three: written, attn_k_b Q8_0, the other 32 quantized tensors NVFP4"
+"$PJ" --batch --plan "$T/nv.json" --dry-run "$D" >/dev/null 2>"$T/err"; ok $? "... and its plan file loads"
 printf '\001\000\000\000\005\000\000\000blk.0' > "$T/bad.dat"
 "$PJ" --batch --pure Q4_K_S --imatrix "$T/bad.dat" -o "$T/b.gguf" "$L" >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "bad.dat" "$T/err" && [ ! -e "$T/b.gguf" ]

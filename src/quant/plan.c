@@ -351,6 +351,13 @@ pj_status pj_plan_init(pj_plan *p, const pj_model *m, const char *base, bool has
 pj_status pj_plan_init_cat(pj_plan *p, const pj_model *m, const pj_catalog *cat, bool gguf_names, const char *base,
                            bool has_imatrix, pj_error *err)
 {
+	pj_status st = pj_plan_build_cat(p, m, cat, gguf_names, base, has_imatrix, err);
+	return st ? st : pj_plan_apply(p, err);
+}
+
+pj_status pj_plan_build_cat(pj_plan *p, const pj_model *m, const pj_catalog *cat, bool gguf_names, const char *base,
+                            bool has_imatrix, pj_error *err)
+{
 	memset(p, 0, sizeof *p);
 	p->m = m;
 	p->cat = cat;
@@ -377,7 +384,7 @@ pj_status pj_plan_init_cat(pj_plan *p, const pj_model *m, const pj_catalog *cat,
 		e->rule = -1;
 	}
 	qsort(p->e, p->n, sizeof *p->e, entry_cmp);
-	return pj_plan_apply(p, err);
+	return PJ_OK;
 }
 
 void pj_plan_free(pj_plan *p)
@@ -644,13 +651,16 @@ pj_status pj_plan_apply(pj_plan *p, pj_error *err)
 	p->src_bytes = p->out_bytes = p->n_elements = 0;
 	p->n_quantized = p->n_fallback = p->n_need_imatrix = 0;
 	pj_status st = PJ_OK;
+	/* every tensor the type cannot hold is named: rules may rescue them */
+	const pj_plan_entry *unfit = NULL;
+	char names[600] = "";
+	size_t n_unfit = 0, k = 0;
 	for (size_t i = 0; i < p->n; i++) {
 		pj_plan_entry *e = &p->e[i];
-		if (!plan_entry(p, e, quantized_base) && !st) {
-			const pj_dtype_info *di = pj_dtype_info_of(e->requested);
-			st = pj_fail(err, PJ_EUNSUPPORTED,
-			             "%s: rows of %lld are not a multiple of %u and %s has no fallback type", e->t->name,
-			             (long long)e->t->ne[0], di->block, di->name);
+		if (!plan_entry(p, e, quantized_base)) {
+			unfit = unfit ? unfit : e;
+			if (n_unfit++ && n_unfit <= 6 && k < sizeof names)
+				k += (size_t)snprintf(names + k, sizeof names - k, ", %s", e->t->name);
 		}
 		if (pj_dtype_info_of(e->type)->ggml_id < 0 && !st)
 			st = pj_fail(err, PJ_EUNSUPPORTED, "%s: %s is not a GGUF type", e->t->name, pj_dtype_name(e->type));
@@ -660,6 +670,15 @@ pj_status pj_plan_apply(pj_plan *p, pj_error *err)
 		p->n_quantized += e->type != e->t->dtype;
 		p->n_fallback += e->fell_back;
 		p->n_need_imatrix += e->needs_imatrix;
+	}
+	if (unfit) {
+		const pj_dtype_info *di = pj_dtype_info_of(unfit->requested);
+		char more[48] = "";
+		if (n_unfit > 6)
+			snprintf(more, sizeof more, " and %zu more", n_unfit - 6);
+		st = pj_fail(err, PJ_EUNSUPPORTED, "%s%s%s: rows of %lld are not a multiple of %u and %s has no fallback type "
+		             "(a rule can give %s another type)", unfit->t->name, names, more, (long long)unfit->t->ne[0],
+		             di->block, di->name, n_unfit > 1 ? "them" : "it");
 	}
 	for (size_t r = 0; r < p->n_rules; r++)
 		if (!p->rules[r].n_matched)

@@ -164,6 +164,11 @@ pj_status pj_plan_init(pj_plan *p, const pj_model *m, const char *base, bool has
  * converts to); gguf_names: its names are GGUF names. */
 pj_status pj_plan_init_cat(pj_plan *p, const pj_model *m, const pj_catalog *cat, bool gguf_names, const char *base,
                            bool has_imatrix, pj_error *err);
+/* pj_plan_init_cat without the apply: for callers that add rules or
+ * overrides first, which may rescue a tensor the base type cannot hold
+ * (shapes are checked by their pj_plan_apply). */
+pj_status pj_plan_build_cat(pj_plan *p, const pj_model *m, const pj_catalog *cat, bool gguf_names, const char *base,
+                            bool has_imatrix, pj_error *err);
 void pj_plan_free(pj_plan *p);
 
 /* Appends a rule ("REGEX=TYPE", "role:ROLE[@A-B]=TYPE", "layer:A[-B]=TYPE";

@@ -120,7 +120,7 @@ static pj_status parse(pj_plan *p, const pj_model *m, const pj_catalog *cat, boo
 		             "\"model\" are objects", label);
 		goto out;
 	}
-	if ((st = pj_plan_init_cat(p, m, cat, gguf_names, base, has_imatrix, err)) != PJ_OK) {
+	if ((st = pj_plan_build_cat(p, m, cat, gguf_names, base, has_imatrix, err)) != PJ_OK) {
 		pj_error_prefix(err, "%s", label);
 		goto out;
 	}
