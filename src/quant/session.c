@@ -185,14 +185,17 @@ double sess_rel_err(const pj_session *s, size_t t, pj_dtype type, bool *est)
 	if (type == tn->dtype)
 		return 0.0;
 	const sess_meas *me = meas_of(s, t);
+	/* measured: the usual case, found before any prior is looked up (a
+	 * whole-plan change runs this for every tensor) */
+	for (size_t k = 0; me && k < me->n; k++)
+		if (me->r[k].type == type && mstate_usable(me->r[k].state))
+			return me->r[k].rel_err;
 	/* the nearest measured type by bits rescales the prior */
 	double ratio = 1.0, best = INFINITY;
 	if (me)
 		for (size_t k = 0; k < me->n; k++) {
 			if (!mstate_usable(me->r[k].state))
 				continue;
-			if (me->r[k].type == type)
-				return me->r[k].rel_err;
 			const double d = fabs(pj_dtype_bpw(me->r[k].type) - pj_dtype_bpw(type));
 			const double pr = prior_rel(me->r[k].type);
 			if (d < best && pr > 0 && me->r[k].rel_err > 0) {
