@@ -12,6 +12,7 @@
 #include "batch.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include "quant/qtypes.h"
 #include "report/gguf_write.h"
 #include "report/hf2gguf.h"
+#include "report/info.h"
 
 /* Metadata llama-quantize drops (a single output file). */
 static const char *const DROP_KEYS[] = { "split.no", "split.count", "split.tensors.count", NULL };
@@ -50,6 +52,64 @@ static int src_order_cmp(const void *a, const void *b)
 {
 	const pj_tensor *x = ((const plan_t *)a)->src, *y = ((const plan_t *)b)->src;
 	return x < y ? -1 : x > y;
+}
+
+/* ---- metadata ------------------------------------------------------------------ */
+
+/* --override-kv KEY=TYPE:VALUE as llama-quantize parses and writes it: int
+ * as UINT32, float as FLOAT32, bool (true/false), str; KEY under 128 bytes.
+ * Stricter: a number must be all number, an int from 0 to 2^32-1 (llama-
+ * quantize writes |int|).  The key (malloc'd) goes to kv->key. */
+static bool parse_kv_override(const char *arg, pj_gguf_wkv *kv, char *msg, size_t len)
+{
+	const char *eq = strchr(arg, '='), *v = eq ? eq + 1 : NULL;
+	char *end = NULL;
+	memset(kv, 0, sizeof *kv);
+	if (!eq || eq == arg || eq - arg >= 128) {
+		snprintf(msg, len, "--override-kv '%s': not KEY=TYPE:VALUE (KEY 1 to 127 bytes)", arg);
+		return false;
+	}
+	errno = 0;
+	if (strncmp(v, "int:", 4) == 0) {
+		const long long n = strtoll(v + 4, &end, 10);
+		if (errno || end == v + 4 || *end || n < 0 || n > 4294967295LL) {
+			snprintf(msg, len, "--override-kv '%s': int is a number from 0 to 4294967295 (written as uint32)", arg);
+			return false;
+		}
+		*kv = (pj_gguf_wkv){ .type = PJ_GGUF_UINT32, .u = (uint64_t)n };
+	} else if (strncmp(v, "float:", 6) == 0) {
+		const double d = strtod(v + 6, &end);
+		if (errno || end == v + 6 || *end || !isfinite(d)) {
+			snprintf(msg, len, "--override-kv '%s': float is a finite number", arg);
+			return false;
+		}
+		*kv = (pj_gguf_wkv){ .type = PJ_GGUF_FLOAT32, .f = d };
+	} else if (strncmp(v, "bool:", 5) == 0) {
+		if (strcmp(v + 5, "true") != 0 && strcmp(v + 5, "false") != 0) {
+			snprintf(msg, len, "--override-kv '%s': bool is true or false", arg);
+			return false;
+		}
+		*kv = (pj_gguf_wkv){ .type = PJ_GGUF_BOOL, .u = strcmp(v + 5, "true") == 0 };
+	} else if (strncmp(v, "str:", 4) == 0) {
+		*kv = (pj_gguf_wkv){ .type = PJ_GGUF_STRING, .s = v + 4 };
+	} else {
+		snprintf(msg, len, "--override-kv '%s': TYPE is int, float, bool or str", arg);
+		return false;
+	}
+	kv->key = pj_xstrndup(arg, (size_t)(eq - arg));
+	return true;
+}
+
+/* Sets a key as gguf_set_val does: an earlier one with that key goes, the
+ * new one is appended. */
+static void set_put(pj_gguf_wkv *set, size_t *n, pj_gguf_wkv kv)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(set[i].key, kv.key) != 0)
+			set[k++] = set[i];
+	set[k++] = kv;
+	*n = k;
 }
 
 /* ---- signals ------------------------------------------------------------------ */
@@ -99,6 +159,8 @@ typedef struct run {
 	plan_t *p;
 	size_t n;
 	bool tty;
+	pj_gguf_wkv *kv;       /* --override-kv, parsed */
+	size_t n_kv;
 } run;
 
 static double now_s(void)
@@ -112,6 +174,39 @@ static int fail(const char *msg, int rc)
 {
 	fprintf(stderr, "pajamas-tui: %s\n", msg);
 	return rc;
+}
+
+static void free_kv(run *r)
+{
+	for (size_t i = 0; i < r->n_kv; i++)
+		free((char *)r->kv[i].key);
+	free(r->kv);
+}
+
+/* llama.cpp's routing of the output (deepseek2 without expert_gating_func:
+ * softmax) against the model's: the input's metadata, the user's keys. */
+static void warn_gating(const run *r)
+{
+	const pj_catalog *cat = r->hf ? pj_hf2gguf_catalog(r->hf) : &r->m->cat;
+	const char *arch = NULL;
+	bool gating = false;
+	if (r->hf) {
+		size_t nh;
+		const pj_gguf_wkv *h = pj_hf2gguf_kv(r->hf, &nh);
+		for (size_t i = 0; i < nh; i++) {
+			if (strcmp(h[i].key, "general.architecture") == 0 && h[i].type == PJ_GGUF_STRING)
+				arch = h[i].s;
+			gating |= strcmp(h[i].key, PJ_GATING_KEY) == 0;
+		}
+	} else if (r->m->gguf) {
+		arch = pj_gguf_get_str(r->m->gguf, "general.architecture");
+		gating = pj_gguf_find(r->m->gguf, PJ_GATING_KEY) != NULL;
+	}
+	for (size_t i = 0; i < r->n_kv; i++)
+		gating |= strcmp(r->kv[i].key, PJ_GATING_KEY) == 0;
+	const char *w = pj_info_gating_warning(arch, gating, cat);
+	if (w)
+		fprintf(stderr, "pajamas-tui: warning: %s\n", w);
 }
 
 /* Importance weights need data and a kernel that uses them. */
@@ -386,42 +481,48 @@ static int write_all(run *r, pj_error *err)
 		pj_dtype_bytes(p->type, (uint64_t)pj_tensor_nelem(p->src), &nb);
 		wt[i].nbytes = nb;
 	}
-	/* llama-quantize: quantization_version, file_type, then the --imatrix
-	 * overrides; strings cut at 127 bytes like its kv override buffer. */
+	/* llama-quantize: quantization_version, file_type, then its kv
+	 * overrides: the user's, then the --imatrix ones; strings cut at 127
+	 * bytes like its kv override buffer.  The converter's own file (HF,
+	 * F32/F16/BF16) gets the user's alone. */
 	char file127[128] = "", ds127[128] = "";
-	pj_gguf_wkv set[6];
+	pj_gguf_wkv *set = pj_xcalloc(6 + r->n_kv, sizeof *set);
 	size_t ns = 0;
-	set[ns++] = (pj_gguf_wkv){ .key = "general.quantization_version", .type = PJ_GGUF_UINT32, .u = 2 };
-	set[ns++] = (pj_gguf_wkv){ .key = "general.file_type", .type = PJ_GGUF_UINT32, .u = r->plan.ftype };
-	if (r->have_im) {
+	if (!r->hf_converter) {
+		set[ns++] = (pj_gguf_wkv){ .key = "general.quantization_version", .type = PJ_GGUF_UINT32, .u = 2 };
+		set[ns++] = (pj_gguf_wkv){ .key = "general.file_type", .type = PJ_GGUF_UINT32, .u = r->plan.ftype };
+	}
+	for (size_t i = 0; i < r->n_kv; i++)
+		set_put(set, &ns, r->kv[i]);
+	if (r->have_im && !r->hf_converter) {
 		snprintf(file127, sizeof file127, "%s", r->o->imatrix);
-		set[ns++] = (pj_gguf_wkv){ .key = "quantize.imatrix.file", .type = PJ_GGUF_STRING, .s = file127 };
+		set_put(set, &ns, (pj_gguf_wkv){ .key = "quantize.imatrix.file", .type = PJ_GGUF_STRING, .s = file127 });
 		if (r->im.n_datasets) {
 			snprintf(ds127, sizeof ds127, "%s", r->im.datasets[0]);
-			set[ns++] = (pj_gguf_wkv){ .key = "quantize.imatrix.dataset", .type = PJ_GGUF_STRING, .s = ds127 };
+			set_put(set, &ns, (pj_gguf_wkv){ .key = "quantize.imatrix.dataset", .type = PJ_GGUF_STRING, .s = ds127 });
 		}
-		set[ns++] = (pj_gguf_wkv){ .key = "quantize.imatrix.entries_count", .type = PJ_GGUF_UINT32, .u = r->im.n };
+		set_put(set, &ns, (pj_gguf_wkv){ .key = "quantize.imatrix.entries_count", .type = PJ_GGUF_UINT32,
+		                                  .u = r->im.n });
 		if (r->im.chunk_count > 0)
-			set[ns++] = (pj_gguf_wkv){ .key = "quantize.imatrix.chunks_count", .type = PJ_GGUF_UINT32,
-			                           .u = r->im.chunk_count };
+			set_put(set, &ns, (pj_gguf_wkv){ .key = "quantize.imatrix.chunks_count", .type = PJ_GGUF_UINT32,
+			                                  .u = r->im.chunk_count });
 	}
 	pj_gguf_wspec spec = { .src = r->m->gguf, .drop = DROP_KEYS, .set = set, .n_set = ns, .t = wt, .n_t = r->n };
 	pj_gguf_wkv *hkv = NULL;
 	if (r->hf) {
 		/* the converter's metadata; edited as llama-quantize edits it
-		 * (its keys removed, then appended) unless this is the converter's
-		 * own output type */
+		 * (its keys removed, then appended) */
 		size_t nh, k = 0;
 		const pj_gguf_wkv *h = pj_hf2gguf_kv(r->hf, &nh);
 		hkv = pj_xcalloc(nh + ns, sizeof *hkv);
 		for (size_t i = 0; i < nh; i++) {
 			bool edited = false;
-			for (size_t j = 0; j < ns && !r->hf_converter; j++)
+			for (size_t j = 0; j < ns; j++)
 				edited |= strcmp(h[i].key, set[j].key) == 0;
 			if (!edited)
 				hkv[k++] = h[i];
 		}
-		for (size_t j = 0; j < ns && !r->hf_converter; j++)
+		for (size_t j = 0; j < ns; j++)
 			hkv[k++] = set[j];
 		spec.set = hkv;
 		spec.n_set = k;
@@ -430,6 +531,7 @@ static int write_all(run *r, pj_error *err)
 	pj_status st = pj_gguf_write_begin(&w, r->o->output, &spec, err);
 	free(wt);
 	free(hkv);
+	free(set);
 	if (st)
 		return fail(err->msg, st == PJ_EUSAGE ? PJ_EXIT_USAGE : PJ_EXIT_RUNTIME);
 
@@ -612,9 +714,18 @@ int pj_batch_main(const pj_batch_opts *o)
 		}
 	}
 
+	r.kv = pj_xcalloc((size_t)o->n_kv_overrides + 1, sizeof *r.kv);
+	for (; r.n_kv < (size_t)o->n_kv_overrides; r.n_kv++)
+		if (!parse_kv_override(o->kv_overrides[r.n_kv], &r.kv[r.n_kv], msg, sizeof msg)) {
+			free_kv(&r);
+			return fail(msg, PJ_EXIT_USAGE);
+		}
+
 	pj_error err = { 0 };
-	if (pj_model_open(o->model, &r.m, &err) != PJ_OK)
+	if (pj_model_open(o->model, &r.m, &err) != PJ_OK) {
+		free_kv(&r);
 		return fail(err.msg, err.code == PJ_EUSAGE ? PJ_EXIT_USAGE : PJ_EXIT_MODEL);
+	}
 	int rc = PJ_EXIT_OK;
 	if (r.m->format != PJ_FMT_GGUF) {
 		/* HF input: what convert_hf_to_gguf.py would write (--outtype of
@@ -636,6 +747,7 @@ int pj_batch_main(const pj_batch_opts *o)
 	}
 	if ((rc = build_plan(&r, &err)) != PJ_EXIT_OK || (rc = emit(&r, &err)) != PJ_EXIT_OK)
 		goto out;
+	warn_gating(&r);
 	if (o->dry_run) {
 		print_dry_run(&r);
 		rc = fflush(stdout) == 0 ? PJ_EXIT_OK : PJ_EXIT_RUNTIME;
@@ -660,5 +772,6 @@ out:
 	if (r.have_im)
 		pj_imatrix_free(&r.im);
 	pj_model_close(r.m);
+	free_kv(&r);
 	return rc;
 }

@@ -1,7 +1,7 @@
 /* batch.h - headless mode:
  *   pajamas-tui --batch [--preset P | --pure TYPE | --plan FILE] [--rule 're=type']...
  *               [--imatrix F] [--threads N] [--dry-run] [--emit-plan FILE]
- *               [--emit-tensor-type-file FILE] -o OUT MODEL
+ *               [--emit-tensor-type-file FILE] [--override-kv KEY=TYPE:VALUE]... -o OUT MODEL
  *
  * Builds the plan (quant/plan.h) and writes the GGUF: with --pure TYPE
  * exactly what `llama-quantize --pure [--imatrix F] MODEL OUT TYPE` writes,
@@ -27,6 +27,8 @@ typedef struct pj_batch_opts {
 	const char *emit_ttf;  /* write llama-quantize --tensor-type-file content here */
 	const char *imatrix;   /* NULL or an imatrix (GGUF or legacy .dat) */
 	const char *output;    /* -o */
+	const char **kv_overrides; /* --override-kv KEY=TYPE:VALUE, in order */
+	int n_kv_overrides;
 	int threads;           /* >= 1 */
 } pj_batch_opts;
 

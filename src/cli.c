@@ -21,7 +21,8 @@
 #include "check.h"
 
 enum { OPT_LIST_KEYS = 512, OPT_INFO = 256, OPT_JSON, OPT_DEMO, OPT_NO_COLOR, OPT_NO_MOUSE, OPT_WRITE_DEMO, OPT_BATCH, OPT_PURE,
-       OPT_IMATRIX, OPT_PRESET, OPT_PLAN, OPT_RULE, OPT_DRY_RUN, OPT_EMIT_PLAN, OPT_EMIT_TTF };
+       OPT_IMATRIX, OPT_PRESET, OPT_PLAN, OPT_RULE, OPT_DRY_RUN, OPT_EMIT_PLAN, OPT_EMIT_TTF,
+       OPT_OVERRIDE_KV };
 
 /* --check and its calibration options (src/check.c) */
 enum { OPT_CHECK = 640, OPT_CALIB, OPT_CALIB_IDS, OPT_CTX, OPT_CHUNKS };
@@ -40,6 +41,7 @@ enum { OPT_CHECK = 640, OPT_CALIB, OPT_CALIB_IDS, OPT_CTX, OPT_CHUNKS };
 	X("pure",       0,   1, OPT_PURE,     "TYPE", "with --batch: every quantizable tensor in TYPE, like llama-quantize --pure") \
 	X("plan",       0,   1, OPT_PLAN,     "FILE", "with --batch: start from a plan file (see PLAN FILES in the man page)") \
 	X("rule",       0,   1, OPT_RULE,     "RE=TYPE", "with --batch: tensors matching RE get TYPE (repeatable; first match wins)") \
+	X("override-kv", 0,  1, OPT_OVERRIDE_KV, "KEY=TYPE:VALUE", "with --batch: set metadata KEY in the output, TYPE int, float, bool or str (as llama-quantize; repeatable)") \
 	X("dry-run",    0,   0, OPT_DRY_RUN,  NULL,  "with --batch: print each tensor's type and bytes and the totals; write nothing") \
 	X("emit-plan",  0,   1, OPT_EMIT_PLAN, "FILE", "with --batch: save the plan as a plan file") \
 	X("emit-tensor-type-file", 0, 1, OPT_EMIT_TTF, "FILE", "with --batch: save the plan for llama-quantize --tensor-type-file") \
@@ -70,7 +72,8 @@ static void usage(FILE *out)
 	        "       pajamas-tui --batch (--preset P | --pure TYPE | --plan FILE) --check (--calib FILE | --calib-ids FILE) [--ctx N] [--chunks N] [--json] MODEL\n"
 	        "       pajamas-tui --batch [--preset P | --pure TYPE | --plan FILE] [--rule RE=TYPE]...\n"
 	        "                   [--imatrix FILE] [--dry-run] [--emit-plan FILE]\n"
-	        "                   [--emit-tensor-type-file FILE] -o OUT MODEL\n"
+	        "                   [--emit-tensor-type-file FILE] [--override-kv KEY=TYPE:VALUE]...\n"
+	        "                   -o OUT MODEL\n"
 	        "Plan, check and export a mixed-precision quantization of a language model.\n"
 	        "\n"
 	        "MODEL is a Hugging Face folder (config.json + *.safetensors, sharded or not),\n"
@@ -144,7 +147,7 @@ int pj_cli_main(int argc, char **argv)
 
 	bool info = false, json = false, demo = false, batch = false;
 	pj_batch_opts bo = { 0 };
-	const char **rules = NULL;
+	const char **rules = NULL, **kvs = NULL;
 	pj_check_opts co = { 0 };
 	bool check = false;
 	const char *write_demo = NULL;
@@ -171,6 +174,11 @@ int pj_cli_main(int argc, char **argv)
 			rules = pj_xrealloc(rules, (size_t)(bo.n_rules + 1) * sizeof *rules);
 			rules[bo.n_rules++] = optarg;
 			bo.rules = rules;
+			break;
+		case OPT_OVERRIDE_KV:
+			kvs = pj_xrealloc(kvs, (size_t)(bo.n_kv_overrides + 1) * sizeof *kvs);
+			kvs[bo.n_kv_overrides++] = optarg;
+			bo.kv_overrides = kvs;
 			break;
 		case OPT_DRY_RUN: bo.dry_run = true; break;
 		case OPT_EMIT_PLAN: bo.emit_plan = optarg; break;
@@ -228,10 +236,11 @@ int pj_cli_main(int argc, char **argv)
 		return PJ_EXIT_USAGE;
 	}
 	if (!batch && (bo.pure || bo.output || bo.preset || bo.plan || bo.n_rules || bo.dry_run ||
-	               bo.emit_plan || bo.emit_ttf)) {
+	               bo.emit_plan || bo.emit_ttf || bo.n_kv_overrides)) {
 		fprintf(stderr, "pajamas-tui: --preset, --pure, --plan, --rule, --dry-run, --emit-plan, "
-		        "--emit-tensor-type-file and -o are only valid with --batch\n");
+		        "--emit-tensor-type-file, --override-kv and -o are only valid with --batch\n");
 		free(rules);
+		free(kvs);
 		return PJ_EXIT_USAGE;
 	}
 	/* --check prints its report; with -o the plan is exported afterwards */
@@ -257,12 +266,14 @@ int pj_cli_main(int argc, char **argv)
 		if (optind + 1 != argc) {
 			fprintf(stderr, "pajamas-tui: --batch takes exactly one MODEL argument\n");
 			free(rules);
+			free(kvs);
 			return PJ_EXIT_USAGE;
 		}
 		bo.model = argv[optind];
 		bo.threads = ui.threads;
 		int brc = pj_batch_main(&bo);
 		free(rules);
+		free(kvs);
 		return brc;
 	}
 

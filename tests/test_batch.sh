@@ -86,6 +86,38 @@ grep -q "general.quantization_version general.file_type quantize.imatrix.file qu
 ok $? "quantization_version, file_type and quantize.imatrix.* appended like llama-quantize"
 "$PJ" --info --json "$T/out.gguf" > "$T/info.json" 2>/dev/null; ok $? "the output re-opens (--info)"
 
+# ---- --override-kv KEY=TYPE:VALUE (llama-quantize's syntax and writes: int
+# as UINT32; each key replaced or added at the end).  The shared deepseek3
+# GGUF has no expert_gating_func: llama.cpp would route it with softmax
+D=$(M deepseek3)
+gw="llama.cpp will route with softmax; the model uses sigmoid: export with --override-kv deepseek2.expert_gating_func=int:2"
+"$PJ" --info "$D" | grep -qF "Warning: $gw" && "$PJ" --info --json "$D" | grep -qF "\"$gw\""
+ok $? "--info (text and JSON) on deepseek3: expert_gating_func missing, the fix named"
+{ "$PJ" --info "$(M qwen3moe)"; "$PJ" --info --json "$(M qwen3moe)"; } > "$T/i" && ! grep -q "route with softmax" "$T/i"
+ok $? "... no such warning for qwen3moe"
+"$PJ" --batch --pure Q8_0 --dry-run "$D" >/dev/null 2>"$T/err" && grep -qF "pajamas-tui: warning: $gw" "$T/err"
+ok $? "--batch on deepseek3 warns too"
+"$PJ" --batch --pure Q8_0 --override-kv deepseek2.expert_gating_func=int:2 --override-kv general.name=str:ds-sigmoid \
+	--override-kv pj.test.f=float:0.5 --override-kv pj.test.b=bool:true -o "$T/ds.gguf" "$D" >/dev/null 2>"$T/err"; rc=$?
+"$H" --kv "$T/ds.gguf" > "$T/kv.ds"
+[ $rc -eq 0 ] && ! grep -q "route with softmax" "$T/err" &&
+	[ "$(tail -n 4 "$T/kv.ds" | cut -d' ' -f1,2 | tr '\n' ' ')" = \
+	  "deepseek2.expert_gating_func UINT32 general.name STRING pj.test.f FLOAT32 pj.test.b BOOL " ] &&
+	grep -q "^deepseek2.expert_gating_func UINT32 $(printf '\002\000\000\000' | sha256sum | cut -d' ' -f1)$" "$T/kv.ds" &&
+	[ "$(grep -c '^general.name ' "$T/kv.ds")" -eq 1 ] && [ "$(grep -c . "$T/kv.ds")" -eq "$(( $("$H" --kv "$D" | grep -c .) + 3 ))" ]
+ok $? "--override-kv: keys replaced or added after file_type, in order, typed as llama-quantize; no warning"
+"$PJ" --info --json "$T/ds.gguf" | grep -q "route with softmax"; [ $? -eq 1 ]
+ok $? "the export with expert_gating_func=int:2 re-opens without the warning"
+refused=
+for bad in gating 'k=int:-1' 'k=int:2x' 'k=float:' 'k=bool:yes' 'k=u8:1' '=str:x'; do
+	"$PJ" --batch --pure Q8_0 --override-kv "$bad" -o "$T/bad.gguf" "$D" >/dev/null 2>"$T/err"; rc=$?
+	[ $rc -eq 2 ] && grep -qF -- "--override-kv '$bad'" "$T/err" && [ ! -e "$T/bad.gguf" ] && refused="$refused$bad "
+done
+[ "$refused" = "gating k=int:-1 k=int:2x k=float: k=bool:yes k=u8:1 =str:x " ]
+ok $? "bad --override-kv refused: exit 2, the option and argument named, no file (refused: $refused)"
+"$PJ" --override-kv k=int:1 "$D" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "only valid with --batch" "$T/err"; ok $? "--override-kv without --batch: exit 2"
+
 # ---- refusals and failures leave nothing behind
 "$PJ" --batch --pure Q8_0 -o "$L" "$L" >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 2 ] && grep -q "refusing to overwrite the input" "$T/err"; ok $? "OUT == input refused (exit 2)"

@@ -172,6 +172,26 @@ static bool has_stacked_experts(const pj_model *m)
 	return false;
 }
 
+const char *pj_info_gating_warning(const char *arch, bool has_gating_key, const pj_catalog *cat)
+{
+	if (!arch || strcmp(arch, "deepseek2") != 0 || has_gating_key)
+		return NULL;
+	for (size_t i = 0; i < cat->n; i++)
+		if (strstr(cat->t[i].name, "exp_probs_b"))
+			return "llama.cpp will route with softmax; the model uses sigmoid: export with --override-kv "
+			       PJ_GATING_KEY "=int:2";
+	return NULL;
+}
+
+/* The same for a GGUF model as it is. */
+static const char *model_gating_warning(const pj_model *m)
+{
+	if (!m->gguf)
+		return NULL;
+	return pj_info_gating_warning(pj_gguf_get_str(m->gguf, "general.architecture"),
+	                              pj_gguf_find(m->gguf, PJ_GATING_KEY) != NULL, &m->cat);
+}
+
 static const char *format_name(const pj_model *m)
 {
 	return m->format == PJ_FMT_GGUF ? "gguf" : "hf-safetensors";
@@ -358,6 +378,8 @@ void pj_info_print_text(FILE *out, const pj_model *m)
 		fprintf(out, "Warning: %s\n", m->warnings[i]);
 	if (rq.n_quantized)
 		fprintf(out, "Warning: %s\n", pj_requant_warning(&rq, rq_warn, sizeof rq_warn));
+	if (model_gating_warning(m))
+		fprintf(out, "Warning: %s\n", model_gating_warning(m));
 	free(c.rows);
 }
 
@@ -520,6 +542,8 @@ void pj_info_print_json(FILE *out, const pj_model *m)
 		cJSON_AddItemToArray(w, cJSON_CreateString(m->warnings[i]));
 	if (rq.n_quantized)
 		cJSON_AddItemToArray(w, cJSON_CreateString(pj_requant_warning(&rq, rq_warn, sizeof rq_warn)));
+	if (model_gating_warning(m))
+		cJSON_AddItemToArray(w, cJSON_CreateString(model_gating_warning(m)));
 
 	char *s = cJSON_Print(root);
 	fputs(s, out);

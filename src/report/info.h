@@ -20,6 +20,15 @@ uint64_t pj_info_estimate_bytes(const pj_tensor *t, pj_dtype target);
 /* KV-cache bytes at F16 for ctx tokens, sliding-window layers capped. */
 uint64_t pj_info_kv_bytes(const pj_arch *a, int64_t ctx);
 
+/* ---- expert routing ------------------------------------------------------- */
+
+#define PJ_GATING_KEY "deepseek2.expert_gating_func"
+/* A deepseek2 model with a score-correction bias (exp_probs_b) was trained
+ * with sigmoid routing; without PJ_GATING_KEY llama.cpp routes it with
+ * softmax (the converter writes the key only when config.json names
+ * scoring_func).  The warning, with the fix, or NULL.  arch may be NULL. */
+const char *pj_info_gating_warning(const char *arch, bool has_gating_key, const pj_catalog *cat);
+
 /* ---- requantization ---------------------------------------------------------- */
 
 /* Tensors already stored in a ggml quantized type (a llama-quantize GGUF
