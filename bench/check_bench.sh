@@ -136,7 +136,7 @@ int main(int argc, char **argv)
 	}
 	double t1 = now(), u1 = cpu();
 	plan p1 = { { PJ_DT_Q4_K, th }, NULL }, p2 = { { PJ_DT_Q4_K, th }, argv[6] };
-	const pj_fwd_weights w1 = { load, &p1, key }, w2 = { load, &p2, key };
+	const pj_fwd_weights w1 = { load, &p1, key, NULL }, w2 = { load, &p2, key, NULL };
 	pj_eval_result r1, r2;
 	if (pj_check_session_run(s, &w1, &r1, &err)) {
 		fprintf(stderr, "%s\n", err.msg);

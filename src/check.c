@@ -358,9 +358,10 @@ int pj_check_main(const pj_check_opts *o)
 	const unsigned threads = o->threads > 0 ? (unsigned)o->threads : 1;
 	pj_eval_plan ep;
 	pj_status st = pj_eval_plan_init(&ep, r.m, &r.plan, r.hf, r.have_im ? &r.im : NULL, threads, &err);
-	const pj_fwd_weights w = { pj_eval_plan_load, &ep, pj_eval_plan_key };
+	const pj_fwd_weights w = { pj_eval_plan_load, &ep, pj_eval_plan_key, pj_eval_plan_type };
 	pj_check_session_opts so = { .eval = { .n_ctx = o->ctx ? o->ctx : 512, .n_chunks = o->chunks, .bos = rp.bos,
-	                                       .threads = threads } };
+	                                       .threads = threads,
+	                                       .act = o->act_llama ? PJ_FWD_ACT_LLAMA : PJ_FWD_ACT_F32 } };
 	if (!st)
 		st = pj_check_session_open(r.m, r.ids, r.n_ids, &so, &s, &err);
 	if (!st)

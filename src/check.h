@@ -26,6 +26,7 @@ typedef struct pj_check_opts {
 	int chunks;             /* 0: all whole chunks */
 	int per_layer;          /* KLD with one block quantized: 0 with --json when cheap (<= 7 blocks), 1 always, -1 never */
 	bool json;
+	bool act_llama;         /* --act llama: llama.cpp's activation rounding */
 	int threads;
 } pj_check_opts;
 

@@ -25,7 +25,7 @@ enum { OPT_LIST_KEYS = 512, OPT_INFO = 256, OPT_JSON, OPT_DEMO, OPT_NO_COLOR, OP
        OPT_OVERRIDE_KV };
 
 /* --check and its calibration options (src/check.c) */
-enum { OPT_CHECK = 640, OPT_CALIB, OPT_CALIB_IDS, OPT_CTX, OPT_CHUNKS };
+enum { OPT_CHECK = 640, OPT_CALIB, OPT_CALIB_IDS, OPT_CTX, OPT_CHUNKS, OPT_ACT };
 
 /* X(long name, short, has_arg, id, ARG name, help) */
 #define PJ_OPTIONS(X)                                                                          \
@@ -51,6 +51,7 @@ enum { OPT_CHECK = 640, OPT_CALIB, OPT_CALIB_IDS, OPT_CTX, OPT_CHUNKS };
 	X("calib-ids",  0,   1, OPT_CALIB_IDS, "FILE", "with --check: calibration text as little-endian int32 token ids") \
 	X("ctx",        0,   1, OPT_CTX,      "N",   "with --check: tokens per chunk (default 512, as llama-perplexity)") \
 	X("chunks",     0,   1, OPT_CHUNKS,   "N",   "with --check: evaluate only the first N chunks (default: all)") \
+	X("act",        0,   1, OPT_ACT,      "MODE", "with --check: activations f32 (default, as transformers) or llama (rounded as llama.cpp's CPU matmuls)") \
 	X("output",     'o', 1, 'o',          "FILE", "with --batch: the GGUF to write (never the input)") \
 	X("list-keys",  0,   2, OPT_LIST_KEYS, "FORMAT", "list the TUI's key bindings and exit (FORMAT text or man)") \
 	X("help",       'h', 0, 'h',          NULL,  "show this help and exit") \
@@ -149,7 +150,7 @@ int pj_cli_main(int argc, char **argv)
 	pj_batch_opts bo = { 0 };
 	const char **rules = NULL, **kvs = NULL;
 	pj_check_opts co = { 0 };
-	bool check = false;
+	bool check = false, act = false;
 	const char *write_demo = NULL;
 	pj_ui_opts ui = { .threads = threads_default(), .no_color = false, .no_mouse = false };
 	const char *nc = getenv("NO_COLOR");
@@ -194,6 +195,14 @@ int pj_cli_main(int argc, char **argv)
 			if (!parse_count("chunks", optarg, 1, 1 << 30, &co.chunks))
 				return PJ_EXIT_USAGE;
 			break;
+		case OPT_ACT:
+			if (strcmp(optarg, "f32") != 0 && strcmp(optarg, "llama") != 0) {
+				fprintf(stderr, "pajamas-tui: --act: MODE is 'f32' or 'llama', not '%s'\n", optarg);
+				return PJ_EXIT_USAGE;
+			}
+			co.act_llama = strcmp(optarg, "llama") == 0;
+			act = true;
+			break;
 		case 'o': bo.output = optarg; break;
 		case 'j': {
 			char *end;
@@ -227,6 +236,10 @@ int pj_cli_main(int argc, char **argv)
 	}
 
 	/* (without --batch they are the planner's: its background check) */
+	if ((!check || !batch) && act) {
+		fprintf(stderr, "pajamas-tui: --act is only valid with --batch --check\n");
+		return PJ_EXIT_USAGE;
+	}
 	if (!check && batch && (co.calib || co.calib_ids || co.ctx || co.chunks)) {
 		fprintf(stderr, "pajamas-tui: --calib, --calib-ids, --ctx and --chunks are only valid with --check\n");
 		return PJ_EXIT_USAGE;

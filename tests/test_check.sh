@@ -21,6 +21,10 @@ make_tmp
 [ $rc -eq 2 ] && grep -q -- "--preset P" "$T/err"; ok $? "--check without a plan: exit 2, says how"
 "$PJ" --batch --pure Q4_K --check --calib "$T/a" --calib-ids "$T/b" x >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 2 ] && grep -q "exclude" "$T/err"; ok $? "--calib with --calib-ids: exit 2"
+"$PJ" --batch --pure Q4_K --act llama x >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q -- "--act is only valid" "$T/err"; ok $? "--act without --check: exit 2"
+"$PJ" --batch --pure Q4_K --check --act f16 x >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q -- "'f32' or 'llama'" "$T/err"; ok $? "--act f16: exit 2, names the modes"
 
 if ! have_shared; then
 	skip "shared models absent ($PJ_SHARED): check reports not run"
@@ -143,5 +147,29 @@ if [ -f "$D/gguf/deepseek3-BF16.gguf" ]; then
 	ok $? "deepseek3 exported to Q8_0 checks from the GGUF: PPL(base) $b vs BF16 $a (0.5%)"
 else
 	skip "deepseek3: no BF16 GGUF in the shared data"
+fi
+
+# --act llama (llama.cpp's activation rounding): the same source against
+# itself stays at KLD 0, a Q4_K_M plan's KLD moves (Q8_K activations for
+# the k-quants; llama-perplexity's figure for this model is 0.009295)
+G="$PJ_SHARED/models/llama/gguf/llama-BF16.gguf"
+if [ -f "$G" ]; then
+	for a in f32 llama; do
+		"$PJ" --batch --preset Q4_K_M --check --calib-ids "$IDS" --ctx 256 --chunks 8 --json -j 2 --act $a "$G" \
+			>"$T/act-$a.json" 2>"$T/err" || diag "--act $a: $(cat "$T/err")"
+	done
+	"$PJ" --batch --pure BF16 --check --calib-ids "$IDS" --ctx 256 --chunks 4 --json -j 2 --act llama "$G" \
+		>"$T/act-bf16.json" 2>"$T/err"
+	ok $? "--act llama, BF16 GGUF against itself: exit 0"
+	awk -v k="$(num "$T/act-bf16.json" kld_mean)" -v a="$(num "$T/act-bf16.json" ppl_base)" \
+		-v b="$(num "$T/act-bf16.json" ppl_plan)" 'BEGIN { exit !(k == 0 && a == b && a > 0) }'
+	ok $? "--act llama: BF16 vs BF16 KLD 0, PPLs equal ($(num "$T/act-bf16.json" ppl_base))"
+	f=$(num "$T/act-f32.json" kld_mean) l=$(num "$T/act-llama.json" kld_mean)
+	awk -v f="$f" -v l="$l" 'BEGIN { exit !(f > 0 && l > f * 1.02 && l < f * 1.2) }'
+	ok $? "--act llama: Q4_K_M KLD $l, 2-20% above f32's $f"
+	awk -v p="$(num "$T/act-llama.json" ppl_base)" 'BEGIN { exit !(p != 23.0420 && p > 23.03 && p < 23.06) }'
+	ok $? "--act llama: PPL(base) $(num "$T/act-llama.json" ppl_base), moved from f32 23.0420 by the rounding, under 0.1%"
+else
+	skip "llama: no BF16 GGUF in the shared data"
 fi
 done_testing

@@ -182,7 +182,7 @@ static void check_routing(const char *shared, const char *name)
 	pj_status st = pj_check_session_run(s, NULL, &r, &err);
 	ok(st == PJ_OK && r.moe && r.flip_rate == 0 && r.kld_mean == 0, "%s: base vs base: flip rate exactly 0", name);
 	tplan q2 = { PJ_DT_Q2_K, -1, NULL, PJ_DT_COUNT, 2 };
-	const pj_fwd_weights w = { tplan_load, &q2, tplan_key };
+	const pj_fwd_weights w = { tplan_load, &q2, tplan_key, NULL };
 	st = pj_check_session_run(s, &w, &r, &err);
 	ok(st == PJ_OK && r.flip_rate > 0 && r.flip_rate < 1, "%s: Q2_K: flip rate in (0, 1): %.4f", name, r.flip_rate);
 	double wsum = 0;
@@ -233,7 +233,7 @@ static void check_incremental(const char *shared, const char *name, const char *
 	pj_error err = { 0 };
 	pj_eval_result r1, r2, full;
 	tplan p1 = { PJ_DT_Q4_K, -1, NULL, PJ_DT_COUNT, 2 };
-	const pj_fwd_weights w1 = { tplan_load, &p1, tplan_key };
+	const pj_fwd_weights w1 = { tplan_load, &p1, tplan_key, NULL };
 	pj_status st = pj_check_session_run(s, &w1, &r1, &err);
 	pj_check_session_counters(s, &c1);
 	ok(st == PJ_OK && c1.plan_layers - c0.plan_layers == (uint64_t)L && c1.last_start == -1,
@@ -243,7 +243,7 @@ static void check_incremental(const char *shared, const char *name, const char *
 	tplan p2 = p1;
 	p2.edit = last_tensor;
 	p2.etype = PJ_DT_Q8_0;
-	const pj_fwd_weights w2 = { tplan_load, &p2, tplan_key };
+	const pj_fwd_weights w2 = { tplan_load, &p2, tplan_key, NULL };
 	pj_check_session_counters(s, &c0);
 	st = pj_check_session_run(s, &w2, &r2, &err);
 	pj_check_session_counters(s, &c1);
@@ -270,7 +270,7 @@ static void check_incremental(const char *shared, const char *name, const char *
 	/* only the last block differs from the base: a run from the base's cache
 	 * equals the attribution of that block */
 	tplan p3 = { PJ_DT_Q4_K, L - 1, NULL, PJ_DT_COUNT, 2 };
-	const pj_fwd_weights w3 = { tplan_load, &p3, tplan_key };
+	const pj_fwd_weights w3 = { tplan_load, &p3, tplan_key, NULL };
 	pj_eval_result r4, r5;
 	pj_check_session_counters(s, &c0);
 	st = pj_check_session_run(s, &w3, &r4, &err);

@@ -201,7 +201,7 @@ static void check_eval(const char *shared)
 	pj_eval_opts o = { .n_ctx = CTX, .n_chunks = 0, .bos = -1, .threads = 2 };
 	pj_eval_result r;
 	/* the plan is the source again, through the provider path */
-	const pj_fwd_weights same = { pj_fwd_load_source, NULL, NULL };   /* no keys: a full run */
+	const pj_fwd_weights same = { pj_fwd_load_source, NULL, NULL, NULL };   /* no keys: a full run */
 	pj_status st = pj_eval_run(m, ids, CTX * CHUNKS, &same, &o, &r, &err);
 	if (!ok(st == PJ_OK, "eval: base vs base runs"))
 		tap_diag("%s", err.msg);
@@ -215,7 +215,7 @@ static void check_eval(const char *shared)
 	tap_diag("PPL(base) %.6f, reference %.6f", r.ppl_base, want);
 
 	pj_eval_pure pure = { PJ_DT_Q4_K, 2 };
-	const pj_fwd_weights q4 = { pj_eval_pure_load, &pure, pj_eval_pure_key };
+	const pj_fwd_weights q4 = { pj_eval_pure_load, &pure, pj_eval_pure_key, NULL };
 	st = pj_eval_run(m, ids, CTX * CHUNKS, &q4, &o, &r, &err);
 	if (!ok(st == PJ_OK, "eval: Q4_K pure plan runs"))
 		tap_diag("%s", err.msg);

@@ -56,7 +56,7 @@ struct pj_check_session {
 	uint64_t uniq;
 };
 
-static const pj_fwd_weights SOURCE = { pj_fwd_load_source, NULL, pj_fwd_source_key };
+static const pj_fwd_weights SOURCE = { pj_fwd_load_source, NULL, pj_fwd_source_key, NULL };
 
 /* ---- the cache store ------------------------------------------------------------ */
 
@@ -257,6 +257,7 @@ pj_status pj_check_session_open(pj_model *m, const int32_t *ids, size_t n_ids, c
 		pj_check_session_free(s);
 		return st;
 	}
+	pj_fwd_set_act(s->f, eo->act);
 	s->L = pj_fwd_n_layers(s->f);
 	s->E = pj_fwd_n_experts(s->f);
 	s->K = pj_fwd_top_k(s->f);

@@ -42,6 +42,7 @@ typedef struct pj_eval_opts {
 	int n_chunks;            /* 0: every whole chunk */
 	int32_t bos;             /* -1: no BOS; else the BOS id (see pj_eval_model_bos) */
 	unsigned threads;        /* >= 1 */
+	pj_fwd_act act;          /* activation rounding (forward.h) */
 	pj_progress *progress;   /* NULL, or items = 2 * (layers + 1) */
 } pj_eval_opts;
 

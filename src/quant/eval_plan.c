@@ -123,6 +123,14 @@ uint64_t pj_eval_plan_key(void *ctx, const pj_tensor *t)
 	return k & ~(1ull << 17);
 }
 
+pj_dtype pj_eval_plan_type(void *ctx, const pj_tensor *t)
+{
+	const pj_eval_plan *p = ctx;
+	pmap pm;
+	map_tensor(p, t, &pm);
+	return pm.n ? pm.type[0] : t->dtype;
+}
+
 /* One matrix of an export tensor, through its planned type and back. */
 static pj_status round_trip(const pj_eval_plan *p, pj_model *m, const pmap *pm, int part, int64_t mat, float *buf,
                             pj_error *err)

@@ -33,5 +33,8 @@ pj_status pj_eval_plan_init(pj_eval_plan *p, pj_model *m, const pj_plan *plan, p
                             unsigned threads, pj_error *err);
 pj_status pj_eval_plan_load(void *ctx, pj_model *m, const pj_tensor *t, float *dst, pj_error *err);
 uint64_t pj_eval_plan_key(void *ctx, const pj_tensor *t);
+/* The planned type of t (pj_fwd_weights.type); of its first part when it
+ * maps to several export tensors. */
+pj_dtype pj_eval_plan_type(void *ctx, const pj_tensor *t);
 
 #endif

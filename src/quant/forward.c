@@ -706,12 +706,23 @@ static pj_status layer_find(pj_fwd *f, int layer, fwd_layer *L, pj_error *err)
 	return PJ_OK;
 }
 
+void pj_fwd_set_act(pj_fwd *f, pj_fwd_act a)
+{
+	f->act = a;
+}
+
+static pj_dtype vec_dot_of(const pj_fwd_weights *w, const pj_tensor *t)
+{
+	return fwd_act_vec_dot_type(w->type ? w->type(w->ctx, t) : t->dtype);
+}
+
 static pj_status layer_load(pj_fwd *f, const pj_fwd_weights *w, fwd_layer *L, pj_error *err)
 {
 	pj_status st = PJ_OK;
 	for (int r = 0; r < PJ_ROLE_COUNT && !st; r++) {
 		if (!L->t[r])
 			continue;
+		L->vd[r] = vec_dot_of(w, L->t[r]);
 		st = load_spare(f, w, L->t[r], &L->w[r], err);
 		if (!st && L->bt[r])
 			st = load_one(f, w, L->bt[r], &L->b[r], err);
@@ -720,6 +731,8 @@ static pj_status layer_load(pj_fwd *f, const pj_fwd_weights *w, fwd_layer *L, pj
 		if (!L->et[k])
 			continue;
 		L->ew[k] = pj_xcalloc((size_t)L->n_experts, sizeof *L->ew[k]);
+		if (L->et[k][0])
+			L->evd[k] = vec_dot_of(w, L->et[k][0]);
 		if (L->stacked[k]) {
 			const pj_tensor *t = L->et[k][0];
 			if (t->n_experts != L->n_experts)
@@ -823,7 +836,7 @@ static void progress(const pj_fwd_opts *o)
 		pj_progress_add(o->progress, 1, 0);
 }
 
-static const pj_fwd_weights SOURCE = { pj_fwd_load_source, NULL, pj_fwd_source_key };
+static const pj_fwd_weights SOURCE = { pj_fwd_load_source, NULL, pj_fwd_source_key, NULL };
 
 pj_status pj_fwd_embed(pj_fwd *f, const pj_fwd_weights *w, const int32_t *ids, size_t n_tok, float *x,
                        pj_error *err)
@@ -951,6 +964,7 @@ pj_status pj_fwd_hidden(pj_fwd *f, const int32_t *ids, size_t n_seq, size_t n_ct
 
 struct pj_fwd_head {
 	float *w;
+	pj_dtype vd;
 };
 
 pj_status pj_fwd_head_load(pj_fwd *f, const pj_fwd_weights *w, pj_fwd_head **out, pj_error *err)
@@ -968,6 +982,7 @@ pj_status pj_fwd_head_load(pj_fwd *f, const pj_fwd_weights *w, pj_fwd_head **out
 		return pj_fail(err, PJ_EFORMAT, "%s: %lld x %lld, expected %d x %d", t->name, (long long)t->ne[0],
 		               (long long)t->ne[1], f->c.hidden, f->c.vocab);
 	pj_fwd_head *h = pj_xcalloc(1, sizeof *h);
+	h->vd = vec_dot_of(w ? w : &SOURCE, t);
 	st = load_one(f, w ? w : &SOURCE, t, &h->w, err);
 	if (st) {
 		free(h);
@@ -988,7 +1003,7 @@ void pj_fwd_head_free(pj_fwd_head *h)
 void pj_fwd_logits(pj_fwd *f, const pj_fwd_head *h, const float *hidden, size_t n, float *logits)
 {
 	const size_t v = (size_t)f->c.vocab;
-	fwd_matmul(f, hidden, n, (size_t)f->c.hidden, h->w, NULL, v, logits, v);
+	fwd_matmul_t(f, h->vd, hidden, n, (size_t)f->c.hidden, h->w, NULL, v, logits, v);
 	const float cap = f->c.final_softcap;
 	if (cap > 0)
 		for (size_t i = 0; i < n * v; i++)

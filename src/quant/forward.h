@@ -49,6 +49,9 @@ typedef struct pj_fwd_weights {
 	 * activations of layers whose keys did not change.  NULL: never
 	 * reused.  The source's key is pj_fwd_source_key(). */
 	uint64_t (*key)(void *ctx, const pj_tensor *t);
+	/* Optional: the type t is stored in (its planned type), for the
+	 * activation rounding of PJ_FWD_ACT_LLAMA.  NULL: t->dtype. */
+	pj_dtype (*type)(void *ctx, const pj_tensor *t);
 } pj_fwd_weights;
 
 /* The key of the source values of t; a provider that passes t through
@@ -68,6 +71,14 @@ typedef struct pj_fwd pj_fwd;
  * architecture and its tensors are supported.  threads >= 1. */
 pj_status pj_fwd_open(pj_model *m, unsigned threads, pj_fwd **out, pj_error *err);
 void pj_fwd_free(pj_fwd *f);
+
+/* Activations: PJ_FWD_ACT_F32 (default) multiplies f32 activations by the
+ * weights, as transformers does; PJ_FWD_ACT_LLAMA rounds each matmul's
+ * input rows through the vec_dot type of the weight's type (Q8_K for
+ * k-quants, Q8_0, BF16, ...) and keys/values through f16, as llama.cpp's
+ * CPU backend with its default F16 KV cache does (forward_act.c). */
+typedef enum { PJ_FWD_ACT_F32, PJ_FWD_ACT_LLAMA } pj_fwd_act;
+void pj_fwd_set_act(pj_fwd *f, pj_fwd_act a);
 
 int pj_fwd_hidden_size(const pj_fwd *f);
 int pj_fwd_vocab(const pj_fwd *f);

@@ -50,9 +50,9 @@ static pj_status attn_std(pj_fwd *f, const fwd_layer *L, int layer, const float 
 	    (st = shape(L, PJ_ROLE_ATTN_OUTPUT, (int64_t)nq, c->hidden, err)))
 		return st;
 	float *q = falloc(n_tok * nq), *k = falloc(n_tok * nk), *v = falloc(n_tok * nk), *a = falloc(n_tok * nq);
-	fwd_matmul(f, h, n_tok, d, L->w[PJ_ROLE_ATTN_Q], L->b[PJ_ROLE_ATTN_Q], nq, q, nq);
-	fwd_matmul(f, h, n_tok, d, L->w[PJ_ROLE_ATTN_K], L->b[PJ_ROLE_ATTN_K], nk, k, nk);
-	fwd_matmul(f, h, n_tok, d, L->w[PJ_ROLE_ATTN_V], L->b[PJ_ROLE_ATTN_V], nk, v, nk);
+	fwd_matmul_t(f, L->vd[PJ_ROLE_ATTN_Q], h, n_tok, d, L->w[PJ_ROLE_ATTN_Q], L->b[PJ_ROLE_ATTN_Q], nq, q, nq);
+	fwd_matmul_t(f, L->vd[PJ_ROLE_ATTN_K], h, n_tok, d, L->w[PJ_ROLE_ATTN_K], L->b[PJ_ROLE_ATTN_K], nk, k, nk);
+	fwd_matmul_t(f, L->vd[PJ_ROLE_ATTN_V], h, n_tok, d, L->w[PJ_ROLE_ATTN_V], L->b[PJ_ROLE_ATTN_V], nk, v, nk);
 	/* QK-norm: per head, before rope */
 	if (L->w[PJ_ROLE_ATTN_Q_NORM])
 		fwd_rmsnorm(f, q, q, n_tok * (size_t)c->n_heads, hd, hd, L->w[PJ_ROLE_ATTN_Q_NORM]);
@@ -60,6 +60,8 @@ static pj_status attn_std(pj_fwd *f, const fwd_layer *L, int layer, const float 
 		fwd_rmsnorm(f, k, k, n_tok * (size_t)c->n_kv, hd, hd, L->w[PJ_ROLE_ATTN_K_NORM]);
 	fwd_rope_apply(f, q, n_tok, n_ctx, nq, c->n_heads, hd, 0, cs, c->rot_dim);
 	fwd_rope_apply(f, k, n_tok, n_ctx, nk, c->n_kv, hd, 0, cs, c->rot_dim);
+	fwd_act_kv(f, k, n_tok * nk);
+	fwd_act_kv(f, v, n_tok * nk);
 	fwd_attn at = {
 		.q = q, .k = k, .v = v, .out = a, .n_seq = n_seq, .n_ctx = n_ctx,
 		.n_heads = c->n_heads, .n_kv = c->n_kv, .qk_dim = c->head_dim, .v_dim = c->head_dim,
@@ -67,7 +69,8 @@ static pj_status attn_std(pj_fwd *f, const fwd_layer *L, int layer, const float 
 		.window = c->window[layer], .scale = c->attn_scale, .softcap = c->attn_softcap,
 	};
 	fwd_attention(f, &at);
-	fwd_matmul(f, a, n_tok, nq, L->w[PJ_ROLE_ATTN_OUTPUT], L->b[PJ_ROLE_ATTN_OUTPUT], d, out, d);
+	fwd_matmul_t(f, L->vd[PJ_ROLE_ATTN_OUTPUT], a, n_tok, nq, L->w[PJ_ROLE_ATTN_OUTPUT], L->b[PJ_ROLE_ATTN_OUTPUT],
+	             d, out, d);
 	free(q);
 	free(k);
 	free(v);
@@ -102,21 +105,26 @@ static pj_status attn_mla(pj_fwd *f, const fwd_layer *L, int layer, const float 
 	if (c->q_lora) {
 		const size_t r = (size_t)c->q_lora;
 		float *qa = falloc(n_tok * r);
-		fwd_matmul(f, h, n_tok, d, L->w[PJ_ROLE_MLA_Q_A], L->b[PJ_ROLE_MLA_Q_A], r, qa, r);
+		fwd_matmul_t(f, L->vd[PJ_ROLE_MLA_Q_A], h, n_tok, d, L->w[PJ_ROLE_MLA_Q_A], L->b[PJ_ROLE_MLA_Q_A], r, qa, r);
 		fwd_rmsnorm(f, qa, qa, n_tok, r, r, L->w[PJ_ROLE_MLA_Q_A_NORM]);
-		fwd_matmul(f, qa, n_tok, r, L->w[PJ_ROLE_MLA_Q_B], NULL, H * qk, q, H * qk);
+		fwd_matmul_t(f, L->vd[PJ_ROLE_MLA_Q_B], qa, n_tok, r, L->w[PJ_ROLE_MLA_Q_B], NULL, H * qk, q, H * qk);
 		free(qa);
 	} else {
-		fwd_matmul(f, h, n_tok, d, L->w[PJ_ROLE_ATTN_Q], NULL, H * qk, q, H * qk);
+		fwd_matmul_t(f, L->vd[PJ_ROLE_ATTN_Q], h, n_tok, d, L->w[PJ_ROLE_ATTN_Q], NULL, H * qk, q, H * qk);
 	}
 	float *kv = falloc(n_tok * kva), *lt = falloc(n_tok * lat), *kb = falloc(n_tok * kvb);
-	fwd_matmul(f, h, n_tok, d, L->w[PJ_ROLE_MLA_KV_A], L->b[PJ_ROLE_MLA_KV_A], kva, kv, kva);
+	fwd_matmul_t(f, L->vd[PJ_ROLE_MLA_KV_A], h, n_tok, d, L->w[PJ_ROLE_MLA_KV_A], L->b[PJ_ROLE_MLA_KV_A], kva, kv,
+	             kva);
 	for (size_t t = 0; t < n_tok; t++)
 		memcpy(lt + t * lat, kv + t * kva, sizeof(float) * lat);
 	fwd_rmsnorm(f, lt, lt, n_tok, lat, lat, L->w[PJ_ROLE_MLA_KV_A_NORM]);
-	fwd_matmul(f, lt, n_tok, lat, L->w[PJ_ROLE_MLA_KV_B], NULL, kvb, kb, kvb);
+	/* llama.cpp caches the normed latent and the rope part in f16 (it
+	 * absorbs k_b into the queries and v_b after attention: not modelled) */
+	fwd_act_kv(f, lt, n_tok * lat);
+	fwd_matmul_t(f, L->vd[PJ_ROLE_MLA_KV_B], lt, n_tok, lat, L->w[PJ_ROLE_MLA_KV_B], NULL, kvb, kb, kvb);
 	fwd_rope_apply(f, q, n_tok, n_ctx, H * qk, (int)H, qk, nope, cs, (int)rd);
 	fwd_rope_apply(f, kv, n_tok, n_ctx, kva, 1, 0, lat, cs, (int)rd);
+	fwd_act_kv(f, kv, n_tok * kva);
 
 	float *k = falloc(n_tok * H * qk), *v = falloc(n_tok * H * vd), *a = falloc(n_tok * H * vd);
 	for (size_t t = 0; t < n_tok; t++)
@@ -134,7 +142,8 @@ static pj_status attn_mla(pj_fwd *f, const fwd_layer *L, int layer, const float 
 		.window = c->window[layer], .scale = c->mla_scale, .softcap = c->attn_softcap,
 	};
 	fwd_attention(f, &at);
-	fwd_matmul(f, a, n_tok, H * vd, L->w[PJ_ROLE_ATTN_OUTPUT], L->b[PJ_ROLE_ATTN_OUTPUT], d, out, d);
+	fwd_matmul_t(f, L->vd[PJ_ROLE_ATTN_OUTPUT], a, n_tok, H * vd, L->w[PJ_ROLE_ATTN_OUTPUT],
+	             L->b[PJ_ROLE_ATTN_OUTPUT], d, out, d);
 	free(q);
 	free(kv);
 	free(lt);
@@ -159,13 +168,13 @@ pj_status fwd_attn_block(pj_fwd *f, const fwd_layer *L, int layer, const float *
 
 /* down(act(gate(x)) * up(x)) for n rows of x. */
 static void glu_ffn(pj_fwd *f, const float *x, size_t n, size_t d, const float *wg, const float *wu, const float *wd,
-                    size_t ff, float *y)
+                    const pj_dtype vd[3], size_t ff, float *y)
 {
 	float *g = falloc(n * ff), *u = falloc(n * ff);
-	fwd_matmul(f, x, n, d, wg, NULL, ff, g, ff);
-	fwd_matmul(f, x, n, d, wu, NULL, ff, u, ff);
+	fwd_matmul_t(f, vd[0], x, n, d, wg, NULL, ff, g, ff);
+	fwd_matmul_t(f, vd[1], x, n, d, wu, NULL, ff, u, ff);
 	fwd_glu(f, g, u, g, n * ff);
-	fwd_matmul(f, g, n, ff, wd, NULL, d, y, d);
+	fwd_matmul_t(f, vd[2], g, n, ff, wd, NULL, d, y, d);
 	free(g);
 	free(u);
 }
@@ -178,7 +187,8 @@ static pj_status ffn_dense(pj_fwd *f, const fwd_layer *L, pj_role rg, pj_role ru
 	pj_status st;
 	if ((st = shape(L, rg, d, ff, err)) || (st = shape(L, ru, d, ff, err)) || (st = shape(L, rd, ff, d, err)))
 		return st;
-	glu_ffn(f, h, n_tok, (size_t)d, L->w[rg], L->w[ru], L->w[rd], (size_t)ff, out);
+	const pj_dtype vd[3] = { L->vd[rg], L->vd[ru], L->vd[rd] };
+	glu_ffn(f, h, n_tok, (size_t)d, L->w[rg], L->w[ru], L->w[rd], vd, (size_t)ff, out);
 	return PJ_OK;
 }
 
@@ -313,7 +323,7 @@ static pj_status ffn_moe(pj_fwd *f, const fwd_layer *L, const float *h, size_t n
 	float *lg = falloc(n_tok * E);
 	int *sel = pj_xmalloc(sizeof(int) * n_tok * K);
 	float *wt = falloc(n_tok * K);
-	fwd_matmul(f, h, n_tok, d, L->w[PJ_ROLE_ROUTER], NULL, E, lg, E);
+	fwd_matmul_t(f, L->vd[PJ_ROLE_ROUTER], h, n_tok, d, L->w[PJ_ROLE_ROUTER], NULL, E, lg, E);
 	route_op ro = { c, lg, L->w[PJ_ROLE_EXP_SCORE_BIAS], sel, wt };
 	fwd_par_for(f, n_tok, route_range, &ro);
 	for (size_t i = 0; L->route && i < n_tok * K; i++)
@@ -334,7 +344,7 @@ static pj_status ffn_moe(pj_fwd *f, const fwd_layer *L, const float *h, size_t n
 			continue;
 		for (size_t i = 0; i < n; i++)
 			memcpy(xe + i * d, h + idx[i] * d, sizeof(float) * d);
-		glu_ffn(f, xe, n, d, L->ew[FWD_EG][e], L->ew[FWD_EU][e], L->ew[FWD_ED][e], ff, ye);
+		glu_ffn(f, xe, n, d, L->ew[FWD_EG][e], L->ew[FWD_EU][e], L->ew[FWD_ED][e], L->evd, ff, ye);
 		for (size_t i = 0; i < n; i++)
 			for (size_t j = 0; j < d; j++)
 				out[idx[i] * d + j] += w[i] * ye[i * d + j];

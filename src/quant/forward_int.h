@@ -76,6 +76,8 @@ typedef struct fwd_layer {
 	int n_experts;
 	int32_t *route;                   /* NULL, or [n_tok][top_k]: the selected experts */
 	pj_tensor kvb;                    /* GGUF: kv_b rebuilt from attn_k_b + attn_v_b (t[MLA_KV_B]) */
+	pj_dtype vd[PJ_ROLE_COUNT];       /* vec_dot type of each weight (PJ_FWD_ACT_LLAMA) */
+	pj_dtype evd[FWD_NEXP];           /* ... of the experts (expert 0's) */
 } fwd_layer;
 
 #define FWD_SPARE 16
@@ -85,6 +87,7 @@ struct pj_fwd {
 	fwd_cfg c;
 	pj_pool *pool;
 	unsigned threads;
+	pj_fwd_act act;
 	/* rope tables for the last context length asked for */
 	float *cs_global, *cs_local;
 	size_t cs_ctx;
@@ -112,6 +115,19 @@ void fwd_par_for(pj_fwd *f, size_t n, fwd_range_fn fn, void *op);
  * (forward_mm.c), whatever the thread count. */
 void fwd_matmul(pj_fwd *f, const float *x, size_t n, size_t in, const float *w, const float *bias, size_t out,
                 float *y, size_t ldy);
+/* fwd_matmul of x rounded through vec_dot type vd under PJ_FWD_ACT_LLAMA
+ * (a rounded copy; F32: none), of x itself otherwise (forward_act.c). */
+void fwd_matmul_t(pj_fwd *f, pj_dtype vd, const float *x, size_t n, size_t in, const float *w, const float *bias,
+                  size_t out, float *y, size_t ldy);
+/* The vec_dot type ggml's CPU backend gives activations multiplied by
+ * weights of type w (F32: none). */
+pj_dtype fwd_act_vec_dot_type(pj_dtype w);
+/* y = x quantized to vd (Q8_K, Q8_0/Q8_1, F16, BF16) and back; y may be x. */
+void fwd_act_round_row(pj_dtype vd, const float *x, float *y, size_t n);
+/* ggml's reference Q8_K quantization of n values (whole 256-blocks). */
+void fwd_act_q8_K(const float *x, int8_t *qs, float *d, size_t n);
+/* Keys/values through f16 (the KV cache) under PJ_FWD_ACT_LLAMA. */
+void fwd_act_kv(pj_fwd *f, float *x, size_t n);
 /* sum a[k] * b[k], in the order of the matmul kernel's accumulators. */
 float fwd_dot(const float *a, const float *b, size_t n);
 /* y[k] += a * x[k] (fused under AVX2). */

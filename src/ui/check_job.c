@@ -116,7 +116,7 @@ static void *check_main(void *arg)
 	pj_eval_plan ep;
 	if (!st)
 		st = pj_eval_plan_init(&ep, j->m, &plan, hf, j->im, j->threads, &err);
-	const pj_fwd_weights w = { pj_eval_plan_load, &ep, pj_eval_plan_key };
+	const pj_fwd_weights w = { pj_eval_plan_load, &ep, pj_eval_plan_key, pj_eval_plan_type };
 	if (!st && !j->cs) {
 		pj_check_session_opts so = { .eval = { .n_ctx = j->ctx ? j->ctx : 512, .n_chunks = j->chunks,
 		                                       .bos = j->bos, .threads = j->threads,
