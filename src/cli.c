@@ -85,7 +85,7 @@ static void usage(FILE *out)
 	        "Options:\n");
 #define PJ_OPT_HELP(name, sh, arg, id, argname, help)                                      \
 	do {                                                                                 \
-		char lhs[40], rhs[20] = "";                                                  \
+		char lhs[80], rhs[40] = "";                                                  \
 		if (argname)                                                                 \
 			snprintf(rhs, sizeof rhs, arg == 2 ? "[=%s]" : "=%s", (const char *)argname); \
 		if (sh)                                                                      \
