@@ -10,17 +10,13 @@
 #include <string.h>
 
 #include "quant/forward_int.h"
+#include "fwd_test_util.h"
 #include "tap.h"
 
+/* n floats in [-2, 2), other ones for each seed */
 static float *rnd(size_t n, unsigned seed)
 {
-	float *v = malloc(sizeof(float) * n);
-	uint32_t s = seed * 2654435761u + 1;
-	for (size_t i = 0; i < n; i++) {
-		s = s * 1664525u + 1013904223u;
-		v[i] = ((float)(s >> 8) / 16777216.0f - 0.5f) * 4.0f;
-	}
-	return v;
+	return fwt_rnd(n, seed * 2654435761u + 1, 2.0f);
 }
 
 static void check_table(void)

@@ -13,6 +13,7 @@
 #include "quant/check_session.h"
 #include "quant/eval.h"
 #include "quant/forward.h"
+#include "fwd_test_util.h"
 #include "tap.h"
 
 #define CTX 128
@@ -52,23 +53,6 @@ static uint64_t tplan_key(void *ctx, const pj_tensor *t)
 	return q == t->dtype || q == PJ_DT_F32 ? pj_fwd_source_key(NULL, t) : pj_fwd_type_key(t, q, false);
 }
 
-static int32_t *read_ids(const char *shared, const char *model, size_t n)
-{
-	char p[4400];
-	snprintf(p, sizeof p, "%s/models/%s/reference/eval_ids.i32", shared, model);
-	FILE *fp = fopen(p, "rb");
-	if (!fp)
-		return NULL;
-	int32_t *ids = malloc(sizeof *ids * n);
-	const size_t got = fread(ids, sizeof *ids, n, fp);
-	fclose(fp);
-	if (got != n) {
-		free(ids);
-		return NULL;
-	}
-	return ids;
-}
-
 static pj_check_session *open_session(const char *shared, const char *name, pj_model **m, size_t cache_ram)
 {
 	char dir[4200];
@@ -79,7 +63,7 @@ static pj_check_session *open_session(const char *shared, const char *name, pj_m
 		tap_diag("%s: %s", name, err.msg);
 		return NULL;
 	}
-	int32_t *ids = read_ids(shared, name, CTX * CHUNKS);
+	int32_t *ids = fwt_ref(shared, name, "eval_ids.i32", sizeof(int32_t) * CTX * CHUNKS);
 	pj_check_session_opts o = { .eval = { .n_ctx = CTX, .n_chunks = CHUNKS, .bos = -1, .threads = 2 },
 	                            .cache_ram = cache_ram };
 	pj_check_session *s = NULL;
@@ -197,7 +181,7 @@ static void check_routing(const char *shared, const char *name)
 	for (int l = 0; l < L; l++)
 		if (pj_check_session_layer(s, l)->moe)
 			last = l;
-	int32_t *ids = read_ids(shared, name, CTX * CHUNKS);
+	int32_t *ids = fwt_ref(shared, name, "eval_ids.i32", sizeof(int32_t) * CTX * CHUNKS);
 	uint64_t all = 0, scored = ids ? recount_flips(m, ids, &w, last, &all) : UINT64_MAX;
 	const pj_check_layer *ll = pj_check_session_layer(s, last);
 	const double n_scored = CHUNKS * (CTX - 1 - CTX / 2);
@@ -305,15 +289,9 @@ static void check_incremental(const char *shared, const char *name, const char *
 
 int main(void)
 {
-	const char *shared = tap_shared_dir();
+	const char *shared = fwt_shared("qwen3moe");
 	if (!shared)
-		return skip_all("../shared (PJ_SHARED) is absent");
-	char probe[4400];
-	snprintf(probe, sizeof probe, "%s/models/qwen3moe/reference/eval_ids.i32", shared);
-	FILE *fp = fopen(probe, "rb");
-	if (!fp)
-		return skip_all("../shared (PJ_SHARED) with the reference models is absent");
-	fclose(fp);
+		return 0;
 	check_routing(shared, "qwen3moe");
 	check_routing(shared, "deepseek3");
 	check_incremental(shared, "qwen3", "model.layers.3.mlp.down_proj.weight", SIZE_MAX);

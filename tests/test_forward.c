@@ -20,42 +20,16 @@
 #include "quant/eval.h"
 #include "quant/forward.h"
 #include "quant/forward_int.h"
+#include "fwd_test_util.h"
 #include "tap.h"
 
-#define CTX 256
-#define CHUNKS 8
-#define LOGIT_POS 128
+#define CTX REF_CTX
+#define CHUNKS REF_CHUNKS
 
-static void *slurp(const char *path, size_t want)
-{
-	FILE *fp = fopen(path, "rb");
-	if (!fp)
-		return NULL;
-	void *buf = malloc(want);
-	size_t got = fread(buf, 1, want, fp);
-	fclose(fp);
-	if (got != want) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-/* -log softmax(logits)[tok], in double. */
-static double nll_of(const float *lg, int vocab, int tok)
-{
-	float mx = lg[0];
-	for (int i = 1; i < vocab; i++)
-		mx = lg[i] > mx ? lg[i] : mx;
-	double s = 0;
-	for (int i = 0; i < vocab; i++)
-		s += exp((double)lg[i] - mx);
-	return log(s) + mx - lg[tok];
-}
 
 static void check_model(const char *shared, const char *name)
 {
-	char dir[4200], p[4400];
+	char dir[4200];
 	snprintf(dir, sizeof dir, "%s/models/%s", shared, name);
 	pj_model *m = NULL;
 	pj_error err = { 0 };
@@ -70,12 +44,9 @@ static void check_model(const char *shared, const char *name)
 		return;
 	}
 	const int V = pj_fwd_vocab(f), D = pj_fwd_hidden_size(f);
-	snprintf(p, sizeof p, "%s/reference/eval_ids.i32", dir);
-	int32_t *ids = slurp(p, sizeof(int32_t) * CTX * CHUNKS);
-	snprintf(p, sizeof p, "%s/reference/nll_f32.bin", dir);
-	float *ref_nll = slurp(p, sizeof(float) * CHUNKS * (CTX - 1));
-	snprintf(p, sizeof p, "%s/reference/logits_chunk0_f32.bin", dir);
-	float *ref_lg = slurp(p, sizeof(float) * LOGIT_POS * (size_t)V);
+	int32_t *ids = fwt_ref(shared, name, "eval_ids.i32", sizeof(int32_t) * CTX * CHUNKS);
+	float *ref_nll = fwt_ref(shared, name, "nll_f32.bin", sizeof(float) * CHUNKS * (CTX - 1));
+	float *ref_lg = fwt_ref(shared, name, "logits_chunk0_f32.bin", sizeof(float) * REF_LOGIT_POS * (size_t)V);
 	if (!ok(ids && ref_nll && ref_lg, "%s: reference files read", name))
 		goto out;
 
@@ -91,25 +62,14 @@ static void check_model(const char *shared, const char *name)
 		free(lg);
 		goto out;
 	}
-	double max_err = 0, max_ref = 0, sum_dn = 0, max_dn = 0;
+	fwt_score sc = { 0 };
 	for (int c = 0; c < CHUNKS; c++) {
 		pj_fwd_logits(f, head, hid + (size_t)c * CTX * D, CTX, lg);
 		if (c == 0)
-			for (size_t i = 0; i < (size_t)LOGIT_POS * V; i++) {
-				max_err = fmax(max_err, fabs((double)lg[i] - ref_lg[i]));
-				max_ref = fmax(max_ref, fabs((double)ref_lg[i]));
-			}
-		for (int t = 0; t < CTX - 1; t++) {
-			double dn = fabs(nll_of(lg + (size_t)t * V, V, ids[c * CTX + t + 1]) - ref_nll[c * (CTX - 1) + t]);
-			sum_dn += dn;
-			max_dn = fmax(max_dn, dn);
-		}
+			fwt_score_logits(&sc, lg, ref_lg, V);
+		fwt_score_chunk(&sc, lg, V, ids, ref_nll, c);
 	}
-	const double mean_dn = sum_dn / (CHUNKS * (CTX - 1));
-	ok(max_err <= 1e-3 * max_ref, "%s: chunk-0 logits within 1e-3 * max|logit|", name);
-	tap_diag("%s: max |dlogit| %.3g (max |logit| %.3g, ratio %.3g)", name, max_err, max_ref, max_err / max_ref);
-	ok(mean_dn <= 1e-3 && max_dn <= 1e-2, "%s: NLL of 8 chunks: mean |dNLL| <= 1e-3, max <= 1e-2", name);
-	tap_diag("%s: mean |dNLL| %.3g, max %.3g", name, mean_dn, max_dn);
+	fwt_score_check(&sc, name);
 	pj_fwd_head_free(head);
 	free(hid);
 	free(lg);
@@ -124,10 +84,9 @@ out:
 /* Opens shared model `name` and reads its first n reference ids. */
 static bool open_ids(const char *shared, const char *name, size_t n, pj_model **m, int32_t **ids)
 {
-	char dir[4200], p[4400];
+	char dir[4200];
 	snprintf(dir, sizeof dir, "%s/models/%s", shared, name);
-	snprintf(p, sizeof p, "%s/reference/eval_ids.i32", dir);
-	*ids = slurp(p, sizeof(int32_t) * n);
+	*ids = fwt_ref(shared, name, "eval_ids.i32", sizeof(int32_t) * n);
 	*m = NULL;
 	pj_error err = { 0 };
 	if (*ids && pj_model_open(dir, m, &err) == PJ_OK)
@@ -165,11 +124,9 @@ static void check_threads(const char *shared)
 /* PPL from transformers' per-token NLL with llama-perplexity's scoring:
  * predictions from positions n_ctx/2 .. n_ctx-2.  (reference.json's
  * "ppl_second_half" starts one position earlier, at 127.) */
-static double ref_ppl_second_half(const char *dir)
+static double ref_ppl_second_half(const char *shared, const char *name)
 {
-	char p[4400];
-	snprintf(p, sizeof p, "%s/reference/nll_f32.bin", dir);
-	float *nll = slurp(p, sizeof(float) * CHUNKS * (CTX - 1));
+	float *nll = fwt_ref(shared, name, "nll_f32.bin", sizeof(float) * CHUNKS * (CTX - 1));
 	if (!nll)
 		return NAN;
 	double s = 0;
@@ -184,17 +141,11 @@ static double ref_ppl_second_half(const char *dir)
 /* Metrics: base vs base is exact; a Q4_K pure plan costs something. */
 static void check_eval(const char *shared)
 {
-	char dir[4200], p[4400];
-	snprintf(dir, sizeof dir, "%s/models/llama", shared);
-	snprintf(p, sizeof p, "%s/reference/eval_ids.i32", dir);
-	int32_t *ids = slurp(p, sizeof(int32_t) * CTX * CHUNKS);
-	pj_model *m = NULL;
-	pj_error err = { 0 };
-	if (!ids || pj_model_open(dir, &m, &err) != PJ_OK) {
-		ok(0, "eval: llama opens");
-		free(ids);
+	pj_model *m;
+	int32_t *ids;
+	if (!open_ids(shared, "llama", CTX * CHUNKS, &m, &ids))
 		return;
-	}
+	pj_error err = { 0 };
 	int32_t bos;
 	pj_eval_model_bos(m, &bos);
 	is_int(bos, -1, "eval: llama's tokenizer adds no BOS");
@@ -210,7 +161,7 @@ static void check_eval(const char *shared)
 	ok(r.ppl_plan == r.ppl_base && r.ln_ppl_ratio == 0, "eval: base vs base: PPL ratio exactly 1");
 	ok(r.kld_mean == 0 && r.kld_max == 0 && r.kld_p99_9 == 0, "eval: base vs base: KLD exactly 0");
 	ok(r.top1_agreement == 1.0 && r.rms_dp == 0, "eval: base vs base: top-1 100%%, RMS dp 0");
-	const double want = ref_ppl_second_half(dir);
+	const double want = ref_ppl_second_half(shared, "llama");
 	ok(fabs(r.ppl_base / want - 1) < 1e-4, "eval: PPL(base) equals transformers' PPL over the same positions (1e-4)");
 	tap_diag("PPL(base) %.6f, reference %.6f", r.ppl_base, want);
 
@@ -239,20 +190,6 @@ static void check_eval(const char *shared)
 
 /* ---- the matmul kernels ---------------------------------------------------------- */
 
-static uint32_t lcg(uint32_t *s)
-{
-	*s = *s * 1664525u + 1013904223u;
-	return *s >> 8;
-}
-
-static float *rnd(size_t n, uint32_t seed)
-{
-	float *v = malloc(sizeof(float) * n);
-	for (size_t i = 0; i < n; i++)
-		v[i] = (float)lcg(&seed) / (float)(1u << 24) * 2.0f - 1.0f;
-	return v;
-}
-
 static const char *const KNAME[] = { "base", "avx2+fma" };
 
 /* y = x . W^T + b on sizes with tails (in % 8 = 5) and edge tiles, 1 and 3
@@ -260,7 +197,7 @@ static const char *const KNAME[] = { "base", "avx2+fma" };
 static void check_matmul(void)
 {
 	enum { N = 301, IN = 1541, OUT = 100 };
-	float *x = rnd((size_t)N * IN, 1), *w = rnd((size_t)OUT * IN, 2), *b = rnd(OUT, 3);
+	float *x = fwt_rnd((size_t)N * IN, 1, 1), *w = fwt_rnd((size_t)OUT * IN, 2, 1), *b = fwt_rnd(OUT, 3, 1);
 	float *y[3] = { malloc(sizeof(float) * N * OUT), malloc(sizeof(float) * N * OUT),
 	                malloc(sizeof(float) * N * OUT) };
 	pj_fwd f1 = { .threads = 1 }, f3 = { .threads = 3, .pool = pj_pool_new(3, 0) };
@@ -347,15 +284,9 @@ static void check_kernels(const char *shared)
 
 int main(void)
 {
-	const char *shared = tap_shared_dir();
+	const char *shared = fwt_shared("llama");
 	if (!shared)
-		return skip_all("../shared (PJ_SHARED) is absent");
-	char probe[4400];
-	snprintf(probe, sizeof probe, "%s/models/llama/reference/eval_ids.i32", shared);
-	FILE *fp = fopen(probe, "rb");
-	if (!fp)
-		return skip_all("../shared (PJ_SHARED) with the reference models is absent");
-	fclose(fp);
+		return 0;
 	/* Under ThreadSanitizer (.ci/run sets PJ_TEST_THREADS_ONLY) the scalar
 	 * forward pass is ~50x slower: run only the threaded comparison, which is
 	 * what the race detector is there for; the plain and ASan passes run all. */

@@ -17,38 +17,12 @@
 #include "model/model.h"
 #include "quant/eval.h"
 #include "quant/forward.h"
+#include "fwd_test_util.h"
 #include "tap.h"
 
-#define CTX 256
-#define CHUNKS 8
-#define LOGIT_POS 128
+#define CTX REF_CTX
+#define CHUNKS REF_CHUNKS
 
-static void *slurp(const char *path, size_t want)
-{
-	FILE *fp = fopen(path, "rb");
-	if (!fp)
-		return NULL;
-	void *buf = malloc(want);
-	size_t got = fread(buf, 1, want, fp);
-	fclose(fp);
-	if (got != want) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-/* -log softmax(logits)[tok], in double. */
-static double nll_of(const float *lg, int vocab, int tok)
-{
-	float mx = lg[0];
-	for (int i = 1; i < vocab; i++)
-		mx = lg[i] > mx ? lg[i] : mx;
-	double s = 0;
-	for (int i = 0; i < vocab; i++)
-		s += exp((double)lg[i] - mx);
-	return log(s) + mx - lg[tok];
-}
 
 /* Logits of n_seq chunks of CTX tokens: [n_seq][CTX][vocab]. */
 static float *run_logits(const char *path, const int32_t *ids, int n_seq, int *vocab, pj_error *err)
@@ -91,10 +65,8 @@ static void check_model(const char *shared, const char *name)
 		return;
 	}
 	fclose(fp);
-	snprintf(p, sizeof p, "%s/reference/eval_ids.i32", dir);
-	int32_t *ids = slurp(p, sizeof(int32_t) * CTX * CHUNKS);
-	snprintf(p, sizeof p, "%s/reference/nll_f32.bin", dir);
-	float *ref_nll = slurp(p, sizeof(float) * CHUNKS * (CTX - 1));
+	int32_t *ids = fwt_ref(shared, name, "eval_ids.i32", sizeof(int32_t) * CTX * CHUNKS);
+	float *ref_nll = fwt_ref(shared, name, "nll_f32.bin", sizeof(float) * CHUNKS * (CTX - 1));
 	float *ref_lg = NULL, *lg = NULL, *hf = NULL;
 	pj_error err = { 0 };
 	int V = 0, Vh = 0;
@@ -105,28 +77,15 @@ static void check_model(const char *shared, const char *name)
 		tap_diag("%s", err.msg);
 		goto out;
 	}
-	snprintf(p, sizeof p, "%s/reference/logits_chunk0_f32.bin", dir);
-	ref_lg = slurp(p, sizeof(float) * LOGIT_POS * (size_t)V);
+	ref_lg = fwt_ref(shared, name, "logits_chunk0_f32.bin", sizeof(float) * REF_LOGIT_POS * (size_t)V);
 	if (!ok(ref_lg != NULL, "%s: reference logits read (vocab %d)", name, V))
 		goto out;
-	double max_err = 0, max_ref = 0, sum_dn = 0, max_dn = 0;
-	for (size_t i = 0; i < (size_t)LOGIT_POS * V; i++) {
-		max_err = fmax(max_err, fabs((double)lg[i] - ref_lg[i]));
-		max_ref = fmax(max_ref, fabs((double)ref_lg[i]));
-	}
+	fwt_score sc = { 0 };
+	fwt_score_logits(&sc, lg, ref_lg, V);
 	for (int c = 0; c < CHUNKS; c++)
-		for (int t = 0; t < CTX - 1; t++) {
-			const float *row = lg + ((size_t)c * CTX + (size_t)t) * (size_t)V;
-			double dn = fabs(nll_of(row, V, ids[c * CTX + t + 1]) - ref_nll[c * (CTX - 1) + t]);
-			sum_dn += dn;
-			max_dn = fmax(max_dn, dn);
-		}
-	const double mean_dn = sum_dn / (CHUNKS * (CTX - 1));
-	ok(max_err <= 1e-3 * max_ref, "%s GGUF: chunk-0 logits within 1e-3 * max|logit|", name);
-	tap_diag("%s GGUF: max |dlogit| %.3g (max |logit| %.3g, ratio %.3g)", name, max_err, max_ref,
-	         max_err / max_ref);
-	ok(mean_dn <= 1e-3 && max_dn <= 1e-2, "%s GGUF: NLL of 8 chunks: mean |dNLL| <= 1e-3, max <= 1e-2", name);
-	tap_diag("%s GGUF: mean |dNLL| %.3g, max %.3g", name, mean_dn, max_dn);
+		fwt_score_chunk(&sc, lg + (size_t)c * CTX * (size_t)V, V, ids, ref_nll, c);
+	snprintf(p, sizeof p, "%s GGUF", name);
+	fwt_score_check(&sc, p);
 
 	/* the folder it came from: one chunk is enough to see the layout */
 	hf = run_logits(dir, ids, 1, &Vh, &err);
@@ -167,15 +126,9 @@ static void check_refusals(const char *shared)
 
 int main(void)
 {
-	const char *shared = tap_shared_dir();
+	const char *shared = fwt_shared("llama");
 	if (!shared)
-		return skip_all("../shared (PJ_SHARED) is absent");
-	char probe[4400];
-	snprintf(probe, sizeof probe, "%s/models/llama/reference/eval_ids.i32", shared);
-	FILE *fp = fopen(probe, "rb");
-	if (!fp)
-		return skip_all("../shared (PJ_SHARED) with the reference models is absent");
-	fclose(fp);
+		return 0;
 	static const char *const models[] = { "llama", "qwen3", "qwen3moe", "gemma3", "deepseek3" };
 	for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
 		check_model(shared, models[i]);
