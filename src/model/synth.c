@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "dtype.h"
+#include "strbuf.h"
 #include "synth.h"
 
 /* ---- symbolic dimensions ------------------------------------------------ */
@@ -794,48 +795,6 @@ static const arch_def archs[] = {
 };
 
 /* ---- small helpers ------------------------------------------------------ */
-
-typedef struct sbuf {
-	char *p;
-	size_t n, cap;
-} sbuf;
-
-static void sb_grow(sbuf *b, size_t more)
-{
-	if (b->n + more + 1 <= b->cap)
-		return;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap < b->n + more + 1)
-		cap *= 2;
-	b->p = pj_xrealloc(b->p, cap);
-	b->cap = cap;
-}
-
-static void sb_add(sbuf *b, const void *s, size_t n)
-{
-	sb_grow(b, n);
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
-static void PJ_PRINTF(2, 3) sb_printf(sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	sb_grow(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->n += (size_t)n;
-}
 
 static bool list_has(const char *list, const char *s)
 {

@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "model/roles.h"
+#include "model/strbuf.h"
 #include "quant/presets.h"
 #include "quant/qtypes.h"
 #include "quant/sha256.h"
@@ -788,32 +789,10 @@ static void ggml_name(pj_dtype t, char *buf, size_t len)
 		buf[n - 1] = 'K';
 }
 
-typedef struct sbuf {
-	char *s;
-	size_t n, cap;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *fmt, ...) PJ_PRINTF(2, 3);
-static void sb_put(sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int k = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (b->n + (size_t)k + 1 > b->cap) {
-		b->cap = (b->n + (size_t)k + 1) * 2;
-		b->s = pj_xrealloc(b->s, b->cap);
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-	va_end(ap);
-	b->n += (size_t)k;
-}
-
 char *pj_plan_tensor_type_file(const pj_plan *p, size_t *n_unreproducible)
 {
 	sbuf b = { 0 };
-	sb_put(&b, "%s", "");
+	sb_str(&b, "");
 	size_t bad = 0;
 	for (size_t i = 0; i < p->n; i++) {
 		const pj_plan_entry *e = &p->e[i];
@@ -821,20 +800,15 @@ char *pj_plan_tensor_type_file(const pj_plan *p, size_t *n_unreproducible)
 			bad += e->type != kept_type(e) && e->type != e->t->dtype;
 			continue;
 		}
-		char esc[600], ty[16];
-		size_t k = 0;
-		for (const char *c = e->t->name; *c && k + 3 < sizeof esc; c++) {
-			if (strchr(".^$|()[]{}*+?\\", *c))
-				esc[k++] = '\\';
-			esc[k++] = *c;
-		}
-		esc[k] = 0;
+		char ty[16];
 		ggml_name(e->type, ty, sizeof ty);
-		sb_put(&b, "^%s$=%s\n", esc, ty);
+		sb_str(&b, "^");
+		sb_regex_escaped(&b, e->t->name);
+		sb_printf(&b, "$=%s\n", ty);
 	}
 	if (n_unreproducible)
 		*n_unreproducible = bad;
-	return b.s;
+	return b.p;
 }
 
 const char *pj_plan_ftype_name(const pj_plan *p)
@@ -853,16 +827,16 @@ const char *pj_plan_ftype_name(const pj_plan *p)
 static void sh_word(sbuf *b, const char *w)
 {
 	if (*w && strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@%") == strlen(w)) {
-		sb_put(b, " %s", w);
+		sb_printf(b, " %s", w);
 		return;
 	}
-	sb_put(b, " '");
+	sb_str(b, " '");
 	for (const char *c = w; *c; c++)
 		if (*c == '\'')
-			sb_put(b, "'\\''");
+			sb_str(b, "'\\''");
 		else
-			sb_put(b, "%c", *c);
-	sb_put(b, "'");
+			sb_add(b, c, 1);
+	sb_str(b, "'");
 }
 
 static int query_cmp(const void *a, const void *b)
@@ -958,19 +932,19 @@ const char *pj_plan_quantize_base(const pj_plan *p)
 char *pj_plan_command(const pj_plan *p, const char *ttf, const char *imatrix, const char *in, const char *out)
 {
 	sbuf b = { 0 };
-	sb_put(&b, "llama-quantize");
+	sb_str(&b, "llama-quantize");
 	if (ttf) {
-		sb_put(&b, " --tensor-type-file");
+		sb_str(&b, " --tensor-type-file");
 		sh_word(&b, ttf);
 	}
 	if (imatrix) {
-		sb_put(&b, " --imatrix");
+		sb_str(&b, " --imatrix");
 		sh_word(&b, imatrix);
 	}
 	sh_word(&b, in);
 	sh_word(&b, out);
 	sh_word(&b, pj_plan_quantize_base(p));
-	return b.s;
+	return b.p;
 }
 
 /* ---- KV cache ----------------------------------------------------------------------- */

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "model/strbuf.h"
 #include "quant/plan_json.h"
 #include "quant/presets.h"
 
@@ -1261,53 +1262,22 @@ static void field_union(pfield *a, pfield *b)
 	a->n_texts = w;
 }
 
-typedef struct sbuf {
-	char *s;
-	size_t n, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *fmt, ...) PJ_PRINTF(2, 3);
-static void sb_add(sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int k = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (b->n + (size_t)k + 1 > b->cap) {
-		b->cap = (b->n + (size_t)k + 1) * 2;
-		b->s = pj_xrealloc(b->s, b->cap);
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-	va_end(ap);
-	b->n += (size_t)k;
-}
-
-static void sb_escaped(sbuf *b, const char *text)
-{
-	for (const char *c = text; *c; c++) {
-		if (strchr(".^$|()[]{}*+?\\", *c))
-			sb_add(b, "\\");
-		sb_add(b, "%c", *c);
-	}
-}
-
 static void field_emit(sbuf *b, const pfield *f)
 {
 	if (f->num && f->any) {
-		sb_add(b, "[0-9]+");
+		sb_str(b, "[0-9]+");
 	} else if (f->num) {
-		sb_add(b, f->n_vals > 1 ? "(" : "");
+		sb_str(b, f->n_vals > 1 ? "(" : "");
 		for (size_t k = 0; k < f->n_vals; k++)
-			sb_add(b, "%s%ld", k ? "|" : "", f->vals[k]);
-		sb_add(b, f->n_vals > 1 ? ")" : "");
+			sb_printf(b, "%s%ld", k ? "|" : "", f->vals[k]);
+		sb_str(b, f->n_vals > 1 ? ")" : "");
 	} else {
-		sb_add(b, f->n_texts > 1 ? "(" : "");
+		sb_str(b, f->n_texts > 1 ? "(" : "");
 		for (size_t k = 0; k < f->n_texts; k++) {
-			sb_add(b, "%s", k ? "|" : "");
-			sb_escaped(b, f->texts[k]);
+			sb_str(b, k ? "|" : "");
+			sb_regex_escaped(b, f->texts[k]);
 		}
-		sb_add(b, f->n_texts > 1 ? ")" : "");
+		sb_str(b, f->n_texts > 1 ? ")" : "");
 	}
 }
 
@@ -1323,18 +1293,18 @@ static char *pats_regex(pat *v, size_t n)
 	size_t live = 0;
 	for (size_t i = 0; i < n; i++)
 		live += !v[i].dead;
-	sb_add(&b, live > 1 ? "^(" : "^");
+	sb_str(&b, live > 1 ? "^(" : "^");
 	bool first = true;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].dead)
 			continue;
 		if (!first)
-			sb_add(&b, "|");
+			sb_str(&b, "|");
 		first = false;
 		pat_emit(&b, &v[i]);
 	}
-	sb_add(&b, live > 1 ? ")$" : "$");
-	return b.s;
+	sb_str(&b, live > 1 ? ")$" : "$");
+	return b.p;
 }
 
 /* Does re match exactly the tagged tensors among the model's? */
@@ -1366,15 +1336,15 @@ static int pkey_cmp(const void *a, const void *b)
 static char *key_but(const pat *p, size_t k)
 {
 	sbuf b = { 0 };
-	sb_add(&b, "%zu:", p->n);
+	sb_printf(&b, "%zu:", p->n);
 	for (size_t i = 0; i < p->n; i++) {
 		if (i == k)
-			sb_add(&b, p->f[i].num ? "\x01#" : "\x01$");
+			sb_str(&b, p->f[i].num ? "\x01#" : "\x01$");
 		else
 			field_emit(&b, &p->f[i]);
-		sb_add(&b, "\x02");
+		sb_str(&b, "\x02");
 	}
-	return b.s;
+	return b.p;
 }
 
 /* Merges, for field k, every group of patterns equal but for that field:
@@ -1439,16 +1409,16 @@ char *pj_session_selection_regex(const pj_session *s)
 	if (!regex_exact(s, re)) {
 		free(re);
 		sbuf b = { 0 };
-		sb_add(&b, s->n_tag > 1 ? "^(" : "^");
+		sb_str(&b, s->n_tag > 1 ? "^(" : "^");
 		bool first = true;
 		for (size_t t = 0; t < s->n; t++)
 			if (s->tag[t]) {
-				sb_add(&b, "%s", first ? "" : "|");
-				sb_escaped(&b, s->m->cat.t[t].name);
+				sb_str(&b, first ? "" : "|");
+				sb_regex_escaped(&b, s->m->cat.t[t].name);
 				first = false;
 			}
-		sb_add(&b, s->n_tag > 1 ? ")$" : "$");
-		re = b.s;
+		sb_str(&b, s->n_tag > 1 ? ")$" : "$");
+		re = b.p;
 	}
 	for (size_t i = 0; i < n; i++)
 		pat_free(&v[i]);
