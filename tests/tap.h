@@ -81,4 +81,27 @@ static inline const char *tap_shared_dir(void)
 	return s;
 }
 
+/* A whole file, NUL-terminated (*len: its size, when len is non-NULL); NULL
+ * when it cannot be opened. */
+static inline char *tap_slurp(const char *path, size_t *len)
+{
+	if (len)
+		*len = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *b = malloc(n > 0 ? (size_t)n + 1 : 1);
+	size_t got = b ? fread(b, 1, n > 0 ? (size_t)n : 0, f) : 0;
+	fclose(f);
+	if (!b)
+		return NULL;
+	b[got] = '\0';
+	if (len)
+		*len = got;
+	return b;
+}
+
 #endif

@@ -38,25 +38,6 @@ static float frand(void)   /* uniform in [-1, 1) */
 	return (float)((rng_state >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	if (buf)
-		buf[n] = 0;
-	fclose(f);
-	return buf;
-}
-
 /* ---- unit checks ---------------------------------------------------------- */
 
 static void test_sha256(void)
@@ -358,7 +339,7 @@ static void golden_label(golden_ctx *c, const char *dir, const char *file)
 	char label[256];
 	snprintf(label, sizeof label, "%.*s", (int)(strlen(file) - 5), file);
 	const bool imat = strstr(label, "-imat") != NULL;
-	char *text = slurp(path);
+	char *text = tap_slurp(path, NULL);
 	free(path);
 	cJSON *js = text ? cJSON_Parse(text) : NULL;
 	free(text);

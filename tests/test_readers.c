@@ -55,23 +55,6 @@ static void mkdir_p(const char *p)
 	mkdir(buf, 0755);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *b = pj_xmalloc((size_t)n + 1);
-	size_t got = fread(b, 1, (size_t)n, f);
-	fclose(f);
-	b[got] = '\0';
-	if (len)
-		*len = got;
-	return b;
-}
-
 /* PJ_WRITE_CORPUS=<dir>: also save every case as a fuzz seed in <dir>/<kind>/. */
 static void corpus_write(const char *kind, const char *what, const void *data, size_t n)
 {
@@ -133,7 +116,7 @@ static void st_case(const char *what, const char *json, size_t data_len, uint64_
 {
 	char *p = st_write("case.safetensors", json, data_len, hdr_len);
 	size_t n = 0;
-	char *raw = slurp(p, &n);
+	char *raw = tap_slurp(p, &n);
 	corpus_write("safetensors", what, raw, n);
 	free(raw);
 	pj_catalog cat;
@@ -168,7 +151,7 @@ static void test_st_good(void)
 	const pj_tensor *c = pj_catalog_find(&cat, "c");
 	ok(c && c->n_dims == 0 && pj_tensor_nelem(c) == 1, "scalar tensor has one element");
 	size_t jl = 0;
-	char *raw = slurp(p, &jl);
+	char *raw = tap_slurp(p, &jl);
 	corpus_write("safetensors", "valid", raw, jl);
 	uint64_t hl = 0;
 	for (int i = 7; i >= 0; i--)
@@ -913,7 +896,7 @@ static void check_gguf(const char *shared, const struct shared_model *sm)
 	pj_error e = { 0 };
 	pj_status s = pj_model_open(path, &m, &e);
 	is_int(s, PJ_OK, "%s: GGUF opens (%s)", sm->name, s ? e.msg : "ok");
-	char *text = slurp(hjp, NULL);
+	char *text = tap_slurp(hjp, NULL);
 	cJSON *hj = text ? cJSON_Parse(text) : NULL;
 	free(text);
 	ok(hj != NULL, "%s: header.json parsed", sm->name);

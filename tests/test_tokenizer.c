@@ -14,23 +14,6 @@
 #include "tok_internal.h"
 #include "tokenizer.h"
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *b = pj_xmalloc((size_t)n + 1);
-	size_t got = fread(b, 1, (size_t)n, f);
-	fclose(f);
-	b[got] = '\0';
-	if (len)
-		*len = got;
-	return b;
-}
-
 static void diag_ids(const char *what, const int32_t *ids, size_t n)
 {
 	char line[1024];
@@ -76,7 +59,7 @@ static void test_vocab(const char *shared, const char *name)
 	char *path = pj_xasprintf("%s/data/tokenizers/ggml-vocab-%s.gguf", shared, name);
 	char *ipath = pj_xasprintf("%s.inp", path), *opath = pj_xasprintf("%s.out", path);
 	size_t ilen, olen;
-	char *inp = slurp(ipath, &ilen), *outp = slurp(opath, &olen);
+	char *inp = tap_slurp(ipath, &ilen), *outp = tap_slurp(opath, &olen);
 	pj_gguf g;
 	pj_error err = { 0 };
 	pj_tokenizer *t = NULL;
@@ -155,7 +138,7 @@ static void test_model_ids(const char *shared, const char *name, const char *tex
 	char *dir = pj_xasprintf("%s/models/%s", shared, name);
 	char *gg = pj_xasprintf("%s/models/%s/gguf/%s-BF16.gguf", shared, name, name);
 	size_t rlen;
-	char *rb = slurp(ref, &rlen);
+	char *rb = tap_slurp(ref, &rlen);
 	const char *src[2] = { dir, gg }, *what[2] = { "tokenizer.json", "GGUF" };
 
 	if (!rb) {
@@ -889,7 +872,7 @@ int main(void)
 	}
 	char *epath = pj_xasprintf("%s/data/eval.txt", shared);
 	size_t elen;
-	char *eval = slurp(epath, &elen);
+	char *eval = tap_slurp(epath, &elen);
 	for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
 		if (eval)
 			test_model_ids(shared, models[i], eval, elen);
