@@ -575,8 +575,7 @@ static int write_all(run *r, pj_error *err)
 	return PJ_EXIT_OK;
 }
 
-/* Exit status for a plan-building failure. */
-static int plan_rc(pj_status st)
+int pj_batch_plan_rc(pj_status st)
 {
 	switch (st) {
 	case PJ_EUSAGE: case PJ_EFORMAT: case PJ_EIO: return PJ_EXIT_USAGE;  /* the command line's input */
@@ -585,36 +584,49 @@ static int plan_rc(pj_status st)
 	}
 }
 
+pj_status pj_batch_plan(pj_plan *p, pj_model *m, const pj_catalog *cat, bool gguf_names, bool have_im,
+                        const char *plan, const char *pure, const char *preset, const char **rules, int n_rules,
+                        pj_error *err)
+{
+	pj_status st;
+	if (plan) {
+		char *warning = NULL;
+		st = pj_plan_json_load_cat(p, m, cat, gguf_names, plan, have_im, &warning, err);
+		if (warning)
+			fprintf(stderr, "pajamas-tui: warning: %s\n", warning);
+		free(warning);
+	} else {
+		char *base = pure ? pj_xasprintf("pure:%s", pure) : pj_xstrdup(preset);
+		st = pj_plan_build_cat(p, m, cat, gguf_names, base, have_im, err);
+		free(base);
+	}
+	if (st)
+		return st;
+	for (int i = 0; i < n_rules && !st; i++)
+		st = pj_plan_add_rule(p, rules[i], err);
+	if (!st)
+		st = pj_plan_apply(p, err);
+	if (st)
+		pj_plan_free(p);
+	return st;
+}
+
 /* Base, rules, apply; warnings go to stderr. */
 static int build_plan(run *r, pj_error *err)
 {
 	const pj_batch_opts *o = r->o;
 	const pj_catalog *cat = r->hf ? pj_hf2gguf_catalog(r->hf) : &r->m->cat;
 	const bool gguf_names = r->hf || r->m->format == PJ_FMT_GGUF;
-	pj_status st;
-	if (o->plan) {
-		char *warning = NULL;
-		st = pj_plan_json_load_cat(&r->plan, r->m, cat, gguf_names, o->plan, r->have_im, &warning, err);
-		if (warning)
-			fprintf(stderr, "pajamas-tui: warning: %s\n", warning);
-		free(warning);
-		snprintf(r->label, sizeof r->label, "plan %s", o->plan);
-	} else {
-		char *base = o->pure ? pj_xasprintf("pure:%s", o->pure) : pj_xstrdup(o->preset);
-		st = pj_plan_build_cat(&r->plan, r->m, cat, gguf_names, base, r->have_im, err);
-		free(base);
-		if (!st)
-			snprintf(r->label, sizeof r->label, "%s (%s)", o->pure ? r->ft->name : r->plan.preset->name,
-			         o->pure ? "pure" : "preset");
-	}
+	pj_status st = pj_batch_plan(&r->plan, r->m, cat, gguf_names, r->have_im, o->plan, o->pure, o->preset, o->rules,
+	                             o->n_rules, err);
 	if (st)
-		return fail(err->msg, plan_rc(st));
+		return fail(err->msg, pj_batch_plan_rc(st));
 	r->have_plan = true;
-	for (int i = 0; i < o->n_rules; i++)
-		if ((st = pj_plan_add_rule(&r->plan, o->rules[i], err)) != PJ_OK)
-			return fail(err->msg, plan_rc(st));
-	if ((st = pj_plan_apply(&r->plan, err)) != PJ_OK)
-		return fail(err->msg, plan_rc(st));
+	if (o->plan)
+		snprintf(r->label, sizeof r->label, "plan %s", o->plan);
+	else
+		snprintf(r->label, sizeof r->label, "%s (%s)", o->pure ? r->ft->name : r->plan.preset->name,
+		         o->pure ? "pure" : "preset");
 	if (o->preset && strcasecmp(o->preset, "auto") == 0)
 		fprintf(stderr, "pajamas-tui: %s\n", r->plan.base_reason);
 	for (size_t i = 0; i < r->plan.n_warnings; i++)

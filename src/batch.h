@@ -15,6 +15,8 @@
 
 #include <stdbool.h>
 
+#include "quant/plan.h"
+
 typedef struct pj_batch_opts {
 	const char *model;     /* input (GGUF file or split set) */
 	const char *pure;      /* TYPE: a llama-quantize type name (Q4_K_S, Q8_0, IQ4_XS, ...) */
@@ -34,5 +36,15 @@ typedef struct pj_batch_opts {
 
 /* Returns a PJ_EXIT_* status (cli.h). */
 int pj_batch_main(const pj_batch_opts *o);
+
+/* The plan a command line names, built as export builds it so that --check
+ * measures what export writes: the plan file (its warning to stderr), else
+ * the --pure type or the preset as base; then the rules, applied.  On
+ * failure nothing is left to free. */
+pj_status pj_batch_plan(pj_plan *p, pj_model *m, const pj_catalog *cat, bool gguf_names, bool have_im,
+                        const char *plan, const char *pure, const char *preset, const char **rules, int n_rules,
+                        pj_error *err);
+/* The PJ_EXIT_* status of a pj_batch_plan failure. */
+int pj_batch_plan_rc(pj_status st);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "batch.h"
 #include "cli.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
@@ -222,16 +223,6 @@ static void print_json(const report *rp)
 	cJSON_Delete(j);
 }
 
-/* Exit status for a plan-building failure (as batch gives it). */
-static int plan_rc(pj_status st)
-{
-	switch (st) {
-	case PJ_EUSAGE: case PJ_EFORMAT: case PJ_EIO: return PJ_EXIT_USAGE;
-	case PJ_EUNSUPPORTED: return PJ_EXIT_MODEL;
-	default: return PJ_EXIT_RUNTIME;
-	}
-}
-
 typedef struct run {
 	const pj_check_opts *o;
 	pj_model *m;
@@ -257,31 +248,16 @@ static int build_plan(run *r, pj_error *err)
 			return fail(err->msg, err->code == PJ_EUNSUPPORTED ? PJ_EXIT_USAGE : PJ_EXIT_MODEL);
 	}
 	const pj_catalog *cat = r->hf ? pj_hf2gguf_catalog(r->hf) : &r->m->cat;
-	const bool gguf_names = true;
-	pj_status st;
-	if (o->plan) {
-		char *warning = NULL;
-		st = pj_plan_json_load_cat(&r->plan, r->m, cat, gguf_names, o->plan, r->have_im, &warning, err);
-		if (warning)
-			fprintf(stderr, "pajamas-tui: warning: %s\n", warning);
-		free(warning);
-		snprintf(r->label, sizeof r->label, "file %s", o->plan);
-	} else {
-		char *base = o->pure ? pj_xasprintf("pure:%s", o->pure) : pj_xstrdup(o->preset);
-		st = pj_plan_build_cat(&r->plan, r->m, cat, gguf_names, base, r->have_im, err);
-		free(base);
-		if (!st)
-			snprintf(r->label, sizeof r->label, "%s (%s)", o->pure ? o->pure : r->plan.preset->name,
-			         o->pure ? "pure" : "preset");
-	}
+	pj_status st = pj_batch_plan(&r->plan, r->m, cat, true, r->have_im, o->plan, o->pure, o->preset, o->rules,
+	                             o->n_rules, err);
 	if (st)
-		return fail(err->msg, plan_rc(st));
+		return fail(err->msg, pj_batch_plan_rc(st));
 	r->have_plan = true;
-	for (int i = 0; i < o->n_rules; i++)
-		if ((st = pj_plan_add_rule(&r->plan, o->rules[i], err)) != PJ_OK)
-			return fail(err->msg, plan_rc(st));
-	if ((st = pj_plan_apply(&r->plan, err)) != PJ_OK)
-		return fail(err->msg, plan_rc(st));
+	if (o->plan)
+		snprintf(r->label, sizeof r->label, "file %s", o->plan);
+	else
+		snprintf(r->label, sizeof r->label, "%s (%s)", o->pure ? o->pure : r->plan.preset->name,
+		         o->pure ? "pure" : "preset");
 	if (o->n_rules) {
 		const size_t k = strlen(r->label);
 		snprintf(r->label + k, sizeof r->label - k, " + %d rule%s", o->n_rules, o->n_rules > 1 ? "s" : "");
