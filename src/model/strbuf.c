@@ -44,6 +44,18 @@ void sb_printf(sbuf *b, const char *fmt, ...)
 	b->n += (size_t)n;
 }
 
+void sb_read(sbuf *b, FILE *f, size_t max)
+{
+	for (;;) {
+		sb_grow(b, 65536);
+		size_t k = fread(b->p + b->n, 1, b->cap - b->n - 1, f);
+		b->n += k;
+		b->p[b->n] = '\0';
+		if (k == 0 || b->n > max)
+			return;
+	}
+}
+
 void sb_regex_escaped(sbuf *b, const char *text)
 {
 	for (const char *c = text; *c; c++) {

@@ -5,6 +5,8 @@
 #define PJ_STRBUF_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "error.h"
 
@@ -18,5 +20,8 @@ void sb_str(sbuf *b, const char *s);
 void sb_printf(sbuf *b, const char *fmt, ...) PJ_PRINTF(2, 3);
 /* text with POSIX extended-regex metacharacters backslash-escaped */
 void sb_regex_escaped(sbuf *b, const char *text);
+/* Appends what is left of f, stopping once b holds more than max bytes (then
+ * b->n > max); a read error shows in ferror(f).  b->p is never NULL after. */
+void sb_read(sbuf *b, FILE *f, size_t max);
 
 #endif

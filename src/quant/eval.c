@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "hfconfig.h"
+#include "model/strbuf.h"
 #include "quant/forward_int.h"
 #include "quant/check_session.h"
 #include "quant/eval_int.h"
@@ -26,20 +27,11 @@ static cJSON *read_json(const char *path)
 	FILE *fp = fopen(path, "rb");
 	if (!fp)
 		return NULL;
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-	for (;;) {
-		if (n + 4096 > cap)
-			buf = pj_xrealloc(buf, cap = cap * 2 + 8192);
-		size_t got = fread(buf + n, 1, cap - n - 1, fp);
-		n += got;
-		if (!got)
-			break;
-	}
+	sbuf b = { 0 };
+	sb_read(&b, fp, SIZE_MAX);
 	fclose(fp);
-	buf[n] = 0;
-	cJSON *j = cJSON_Parse(buf);
-	free(buf);
+	cJSON *j = cJSON_Parse(b.p);
+	free(b.p);
 	return j;
 }
 

@@ -12,6 +12,7 @@
 
 #include "catalog.h"
 #include "gguf.h"
+#include "model/strbuf.h"
 #include "quant/sha256.h"
 
 static int entry_cmp(const void *a, const void *b)
@@ -182,26 +183,16 @@ static pj_status slurp_file(const char *path, uint8_t **out, size_t *len, pj_err
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return pj_fail(err, PJ_EIO, "%s: cannot open: %s", path, strerror(errno));
-	uint8_t *buf = NULL;
-	size_t n = 0, cap = 0;
-	for (;;) {
-		if (cap - n < 65536) {
-			cap = cap ? cap * 2 : 1 << 20;
-			buf = pj_xrealloc(buf, cap);
-		}
-		size_t k = fread(buf + n, 1, cap - n, f);
-		n += k;
-		if (k == 0)
-			break;
-	}
+	sbuf b = { 0 };
+	sb_read(&b, f, SIZE_MAX);
 	bool bad = ferror(f);
 	fclose(f);
 	if (bad) {
-		free(buf);
+		free(b.p);
 		return pj_fail(err, PJ_EIO, "%s: read error", path);
 	}
-	*out = buf;
-	*len = n;
+	*out = (uint8_t *)b.p;
+	*len = b.n;
 	return PJ_OK;
 }
 

@@ -15,6 +15,7 @@
 
 #include <zstd.h>
 
+#include "model/strbuf.h"
 #include "quant/sha256.h"
 
 /* ---- file layout -----------------------------------------------------------
@@ -345,23 +346,13 @@ static uint8_t *read_file(const char *path, size_t *len, char **why)
 			*why = pj_xasprintf("cannot open: %s", strerror(errno));
 		return NULL;
 	}
-	uint8_t *buf = NULL;
-	size_t cap = 0, n = 0;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 65536;
-			buf = pj_xrealloc(buf, cap);
-		}
-		size_t got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got == 0)
-			break;
-	}
+	sbuf b = { 0 };
+	sb_read(&b, f, SIZE_MAX);
 	if (ferror(f))
 		*why = pj_xasprintf("read error: %s", strerror(errno));
 	fclose(f);
-	*len = n;
-	return buf;
+	*len = b.n;
+	return (uint8_t *)b.p;
 }
 
 /* Checks the file image and fills the table; a malloc'd reason on failure. */

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "model/strbuf.h"
+
 char *pj_plan_json_dump(const pj_plan *p)
 {
 	return pj_plan_json_dump_keyed(p, NULL);
@@ -222,31 +224,16 @@ static pj_status load_file(pj_plan *p, const pj_model *m, const pj_catalog *cat,
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return pj_fail(err, PJ_EIO, "%s: %s", path, strerror(errno));
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-	for (;;) {
-		if (cap - n < 4096) {
-			cap = cap ? cap * 2 : 65536;
-			if (cap > ((size_t)64 << 20)) {
-				fclose(f);
-				free(buf);
-				return pj_fail(err, PJ_EFORMAT, "%s: larger than 64 MiB: not a plan file", path);
-			}
-			buf = pj_xrealloc(buf, cap);
-		}
-		size_t k = fread(buf + n, 1, cap - n - 1, f);
-		n += k;
-		if (k == 0)
-			break;
-	}
+	sbuf b = { 0 };
+	sb_read(&b, f, (size_t)64 << 20);
 	bool bad = ferror(f);
 	fclose(f);
-	if (bad) {
-		free(buf);
-		return pj_fail(err, PJ_EIO, "%s: read error", path);
+	if (bad || b.n > (size_t)64 << 20) {
+		free(b.p);
+		return bad ? pj_fail(err, PJ_EIO, "%s: read error", path)
+		           : pj_fail(err, PJ_EFORMAT, "%s: larger than 64 MiB: not a plan file", path);
 	}
-	buf[n] = 0;
-	pj_status st = parse(p, m, cat, gguf_names, buf, path, has_imatrix, header_sha256, warning, err);
-	free(buf);
+	pj_status st = parse(p, m, cat, gguf_names, b.p, path, has_imatrix, header_sha256, warning, err);
+	free(b.p);
 	return st;
 }

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "model/model.h"
+#include "model/strbuf.h"
 #include "quant/convert.h"
 #include "quant/fp16.h"
 
@@ -149,23 +150,12 @@ static char *read_file(const char *path, size_t *len)
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return NULL;
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-	for (;;) {
-		if (cap - n < 65536) {
-			cap = cap ? 2 * cap : 1 << 20;
-			buf = pj_xrealloc(buf, cap + 1);
-		}
-		size_t k = fread(buf + n, 1, cap - n, f);
-		n += k;
-		if (k == 0)
-			break;
-	}
+	sbuf b = { 0 };
+	sb_read(&b, f, SIZE_MAX);
 	fclose(f);
-	buf[n] = 0;
 	if (len)
-		*len = n;
-	return buf;
+		*len = b.n;
+	return b.p;
 }
 
 static cJSON *read_json(const char *dir, const char *name, bool *present, pj_error *err, pj_status *st)

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "model/strbuf.h"
 #include "model/tokenizer.h"
 #include "quant/eval_plan.h"
 #include "quant/plan_json.h"
@@ -28,26 +29,17 @@ static char *read_all(const char *path, size_t *n, pj_error *err)
 		pj_fail(err, PJ_EIO, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	size_t cap = 1 << 16, len = 0;
-	char *buf = pj_xmalloc(cap);
-	for (;;) {
-		if (len + 1 >= cap)
-			buf = pj_xrealloc(buf, cap *= 2);
-		size_t got = fread(buf + len, 1, cap - len - 1, f);
-		len += got;
-		if (got == 0)
-			break;
-	}
+	sbuf b = { 0 };
+	sb_read(&b, f, SIZE_MAX);
 	bool bad = ferror(f);
 	fclose(f);
 	if (bad) {
-		free(buf);
+		free(b.p);
 		pj_fail(err, PJ_EIO, "%s: read error", path);
 		return NULL;
 	}
-	buf[len] = '\0';
-	*n = len;
-	return buf;
+	*n = b.n;
+	return b.p;
 }
 
 /* The calibration ids, once per UI run. */
