@@ -1109,12 +1109,15 @@ static void test_imatrix(const char *shared)
 	   "output or token_embd, which have no importance data: %s", low, r.message);
 	is_int(pj_session_unweightable(s, bad, 4), 0, "... so every planned type can be written");
 	check_consistent(s, "llama + imatrix: solver at 1.9 bpw");
-	pj_session_set_type(s, out, PJ_DT_IQ1_S, &e);
-	ok(pj_session_unweightable(s, bad, 4) == 1 && bad[0] == out,
-	   "output.weight as IQ1_S: the imatrix has no data for it, the export would refuse it");
+	ok(pj_session_set_type(s, out, PJ_DT_IQ1_S, &e) == PJ_EUNSUPPORTED && pj_session_entry(s, out)->type != PJ_DT_IQ1_S,
+	   "output.weight: IQ1_S by hand refused: %s", e.msg);
+	pj_session_revert(s, out, &e);   /* the solver's type: a rule under it */
+	ok(!pj_session_rule_add(s, 0, "^output\\.weight$=IQ1_S", &e) && pj_session_unweightable(s, bad, 4) == 1 &&
+	   bad[0] == out, "output.weight as IQ1_S by a rule: the imatrix has no data for it, the export would refuse it");
 	pj_srow sr;
 	pj_session_row(s, out, &sr);
 	like(sr.note, "IQ1_S cannot be written without importance data", "... and its row says so");
+	pj_session_rule_remove(s, 0, &e);
 	pj_session_set_type(s, out, PJ_DT_IQ2_S, &e);
 	is_int(pj_session_unweightable(s, bad, 4), 0, "IQ2_S works unweighted: no refusal");
 	pj_session_free(s);
@@ -1239,6 +1242,100 @@ static pj_model *open_model(const char *shared, const char *rel)
 	return m;
 }
 
+/* `+`/`-`, the type menu and manual types on a tensor the imatrix has no
+ * data for (qwen3moe's output.weight): never IQ2_XS, IQ2_XXS or IQ1_S, which
+ * the export refuses without it; a tensor with data still gets them. */
+static bool refused_type(pj_dtype t)
+{
+	return t == PJ_DT_IQ2_XS || t == PJ_DT_IQ2_XXS || t == PJ_DT_IQ1_S;
+}
+
+/* Steps t down from Q2_K to the bottom; returns the bottom, counts the
+ * types it went through and those the export refuses unweighted. */
+static pj_dtype step_to_bottom(pj_session *s, size_t t, size_t *refused, size_t *visited)
+{
+	pj_error e;
+	pj_session_set_type(s, t, PJ_DT_Q2_K, &e);
+	*refused = *visited = 0;
+	for (int i = 0; i < 12; i++) {
+		const pj_dtype was = pj_session_entry(s, t)->requested;
+		pj_session_step(s, t, -1, &e);
+		const pj_dtype now = pj_session_entry(s, t)->requested;
+		*refused += now != was && refused_type(now);
+		*visited += now != was;
+	}
+	return pj_session_entry(s, t)->requested;
+}
+
+static void test_unweightable_steps(const char *shared)
+{
+	char path[8192];
+	pj_error e;
+	pj_imatrix im;
+	snprintf(path, sizeof path, "%s/golden/qwen3moe/imatrix.gguf", shared);
+	if (pj_imatrix_load(path, &im, &e)) {
+		skip("qwen3moe imatrix absent: ladder steps on tensors without importance data not checked");
+		return;
+	}
+	static const char *const PATHS[] = { "qwen3moe/gguf/qwen3moe-BF16.gguf", "qwen3moe" };
+	for (size_t k = 0; k < sizeof PATHS / sizeof PATHS[0]; k++) {
+		pj_model *m = open_model(shared, PATHS[k]);
+		pj_session *s;
+		if (!ok(m && !pj_session_new(m, &(pj_session_opts){ .base = "Q4_K_M", .imatrix = &im, .own_model = true },
+		                             &s, &e), "%s + imatrix: session", PATHS[k])) {
+			pj_model_close(m);
+			continue;
+		}
+		const ptrdiff_t o = find_role(s, PJ_ROLE_OUTPUT, -1), q = find_role(s, PJ_ROLE_ATTN_Q, 1);
+		if (!ok(o >= 0 && q >= 0, "%s: output.weight and blk.1 attn_q", PATHS[k])) {
+			pj_session_free(s);
+			continue;
+		}
+		const size_t out = (size_t)o, aq = (size_t)q;
+		size_t bad[4], refused, visited;
+		pj_dtype bottom = step_to_bottom(s, out, &refused, &visited);
+		ok(refused == 0 && bottom == PJ_DT_IQ1_M && pj_session_unweightable(s, bad, 4) == 0,
+		   "%s: the output matrix (no importance data) steps down to %s, never on IQ2_XS/IQ2_XXS/IQ1_S", PATHS[k],
+		   pj_dtype_name(bottom));
+		pj_session_step(s, out, 1, &e);
+		is_int(pj_session_entry(s, out)->requested, PJ_DT_IQ2_S, "%s: ... and from IQ1_M up to IQ2_S", PATHS[k]);
+		bottom = step_to_bottom(s, aq, &refused, &visited);
+		ok(refused == 3 && bottom == PJ_DT_IQ1_S, "%s: attn_q (with data) passes IQ2_XS IQ2_XXS to IQ1_S (%zu of %zu)",
+		   PATHS[k], refused, visited);
+		ok(pj_session_set_type(s, out, PJ_DT_IQ2_XXS, &e) == PJ_EUNSUPPORTED &&
+		   pj_session_entry(s, out)->requested == PJ_DT_IQ2_S, "%s: IQ2_XXS by hand refused: %s", PATHS[k], e.msg);
+		like(e.msg, "IQ2_XXS cannot be written without importance data", "%s: ... saying why", PATHS[k]);
+		pj_scand c[32];
+		const size_t nc = pj_session_candidates(s, out, c, 32);
+		size_t off = 0, off_right = 0;
+		for (size_t i = 0; i < nc && i < 32; i++) {
+			off += c[i].unweightable;
+			off_right += c[i].unweightable && refused_type(c[i].written);
+		}
+		ok(off == 3 && off_right == 3, "%s: the type menu marks IQ2_XS IQ2_XXS IQ1_S off for the output matrix", PATHS[k]);
+		const size_t nq = pj_session_candidates(s, aq, c, 32);
+		off = 0;
+		for (size_t i = 0; i < nq && i < 32; i++)
+			off += c[i].unweightable;
+		is_int(off, 0, "%s: ... and none for attn_q", PATHS[k]);
+		/* a selection: each tensor skips on its own */
+		pj_session_set_type(s, out, PJ_DT_Q2_K, &e);
+		pj_session_set_type(s, aq, PJ_DT_Q2_K, &e);
+		pj_session_tag(s, out, true);
+		pj_session_tag(s, aq, true);
+		for (int i = 0; i < 3; i++)
+			pj_session_step_sel(s, -1, &e);
+		ok(pj_session_entry(s, out)->requested == PJ_DT_IQ1_M && pj_session_entry(s, aq)->requested == PJ_DT_IQ2_XXS,
+		   "%s: three steps down for both: output IQ1_M (skips two), attn_q IQ2_XXS", PATHS[k]);
+		ok(!pj_session_set_type_sel(s, PJ_DT_IQ1_S, &e) && pj_session_entry(s, aq)->requested == PJ_DT_IQ1_S &&
+		   pj_session_entry(s, out)->requested == PJ_DT_IQ1_M && pj_session_unweightable(s, bad, 4) == 0,
+		   "%s: IQ1_S for both: attn_q takes it, the output matrix is skipped", PATHS[k]);
+		check_consistent(s, PATHS[k]);
+		pj_session_free(s);
+	}
+	pj_imatrix_free(&im);
+}
+
 int main(void)
 {
 	test_ladder();
@@ -1296,6 +1393,7 @@ int main(void)
 	pj_model_close(other);
 	test_imatrix(shared);
 	test_imatrix_measure(shared, pool);
+	test_unweightable_steps(shared);
 	pj_pool_free(pool);
 	char cmd[400];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

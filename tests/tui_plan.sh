@@ -397,6 +397,28 @@ if [ -r "$IM" ] && [ -x "$H" ]; then
 	"$H" --json "$PJ_SHARED/golden/qwen3moe/Q4_K_M-imat.json" > "$T/want" && "$H" "$T/im-ui.gguf" > "$T/got" &&
 		cmp -s "$T/want" "$T/got"
 	ok $? "--imatrix: the export equals llama-quantize's Q4_K_M-imat (types, bytes, order)"
+	# output.weight has no importance data: - never lands on IQ2_XS, IQ2_XXS or IQ1_S
+	keys /
+	wait_for "Search"
+	keys -l "^output.weight"
+	keys Enter
+	wait_for "/^output.weight/: output.weight"
+	: > "$T/steps"
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		keys -
+		sleep 0.1
+		screen | grep -o "^output\.weight [A-Z0-9_]*:" >> "$T/steps"
+	done
+	grep -q "output.weight IQ1_M:" "$T/steps" && ! grep -Eq "output.weight (IQ2_XS|IQ2_XXS|IQ1_S):" "$T/steps"
+	ok $? "--imatrix: - on output.weight (no data) steps down to IQ1_M, past IQ2_XS and IQ2_XXS, not to IQ1_S"
+	keys t
+	wait_for "Type"
+	screen | grep -E "IQ1_S +no importance data for this tensor" >/dev/null &&
+		! screen | grep -E "IQ2_S +no importance data" >/dev/null
+	ok $? "--imatrix: the type menu shows IQ1_S off for output.weight, IQ2_S on"
+	keys I Q 1 _ S Enter
+	sleep 0.3
+	! screen | grep -q "^output.weight IQ1_S"; ok $? "--imatrix: choosing IQ1_S there does nothing"
 	keys q
 	wait_for "Quit anyway?" && keys y
 	wait_dead

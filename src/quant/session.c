@@ -276,6 +276,13 @@ bool sess_can_override(const pj_plan_entry *e)
 	return pj_plan_overridable(e);
 }
 
+bool sess_unweightable(const pj_session *s, const pj_plan_entry *e, pj_dtype written)
+{
+	pj_plan_entry as_w = *e;
+	as_w.type = written;
+	return pj_plan_entry_unweightable(&s->plan, s->has_im ? s->im : NULL, &as_w);
+}
+
 /* plan.c's steps from the override on: e holds the entry as base and rules
  * made it. */
 static void apply_override(const pj_plan *p, pj_plan_entry *e, int32_t code)
@@ -854,10 +861,13 @@ static pj_status check_type(const pj_session *s, size_t t, pj_dtype type, pj_err
 	if ((unsigned)type >= PJ_DT_COUNT || pj_dtype_info_of(type)->ggml_id < 0)
 		return pj_fail(err, PJ_EUSAGE, "%s: not a GGUF type", tn->name);
 	bool ok;
-	pj_plan_shape_fallback(type, tn->ne[0], &ok);
+	const pj_dtype w = pj_plan_shape_fallback(type, tn->ne[0], &ok);
 	if (!ok)
 		return pj_fail(err, PJ_EUNSUPPORTED, "%s: rows of %lld do not fit %s and it has no fallback type",
 		               tn->name, (long long)tn->ne[0], pj_dtype_name(type));
+	if (sess_unweightable(s, pj_session_entry(s, t), w))
+		return pj_fail(err, PJ_EUNSUPPORTED, "%s: %s cannot be written without importance data and %s",
+		               tn->name, pj_dtype_name(w), s->has_im ? "the imatrix has none for it" : "there is no imatrix");
 	return PJ_OK;
 }
 
@@ -930,7 +940,8 @@ pj_status pj_session_set_type_sel(pj_session *s, pj_dtype type, pj_error *err)
 	return set_type_on(s, &(targets){ 0, true }, type, err);
 }
 
-/* The next ladder type from the requested one whose written type differs. */
+/* The next ladder type from the requested one whose written type differs
+ * and can be written (no type the export refuses for want of data). */
 static pj_dtype step_type(const pj_session *s, size_t t, int dir)
 {
 	const pj_plan_entry *e = pj_session_entry(s, t);
@@ -943,7 +954,7 @@ static pj_dtype step_type(const pj_session *s, size_t t, int dir)
 		want = nx;
 		bool ok;
 		const pj_dtype w = pj_plan_shape_fallback(want, ne0, &ok);
-		if (ok && w != e->type)
+		if (ok && w != e->type && !sess_unweightable(s, e, w))
 			return want;
 	}
 }
@@ -2041,6 +2052,7 @@ size_t pj_session_candidates(const pj_session *s, size_t t, pj_scand *out, size_
 			pj_dtype_bytes(c->written, (uint64_t)ne, &nb);
 		c->bytes = nb;
 		c->bpw = ne ? (double)nb * 8.0 / (double)ne : 0;
+		c->unweightable = ok && sess_unweightable(s, e, c->written);
 		c->rel_err = NAN;
 		c->mstate = PJ_MS_PENDING;
 		size_t k;

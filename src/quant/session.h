@@ -137,7 +137,10 @@ void pj_session_set_kv(pj_session *s, int64_t ctx, pj_dtype type);
  * pin state of an existing override is kept. */
 pj_status pj_session_set_type(pj_session *s, size_t t, pj_dtype type, pj_error *err);
 pj_status pj_session_set_type_sel(pj_session *s, pj_dtype type, pj_error *err);
-/* One step up (dir > 0) or down the ladder; tensors already at the end stay. */
+/* One step up (dir > 0) or down the ladder; tensors already at the end stay.
+ * A step skips, per tensor, the types the tensor cannot be written in
+ * (pj_plan_entry_unweightable); pj_session_set_type refuses them (PJ_EUNSUPPORTED),
+ * the selection skips those tensors. */
 pj_status pj_session_step(pj_session *s, size_t t, int dir, pj_error *err);
 pj_status pj_session_step_sel(pj_session *s, int dir, pj_error *err);
 /* Pin (an override at the current type, pinned) or unpin (keeps the type as
@@ -296,6 +299,7 @@ typedef struct pj_scand {
 	double loss;                 /* predicted contribution at this type */
 	bool estimated;              /* loss from the prior table */
 	bool planned;                /* the plan's current type */
+	bool unweightable;           /* needs importance data the imatrix lacks: refused */
 	char reason[96];             /* NA / ERROR reason */
 } pj_scand;
 

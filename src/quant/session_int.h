@@ -117,6 +117,9 @@ struct pj_session {
 
 /* session.c */
 bool sess_can_override(const pj_plan_entry *e);
+/* Whether e written as `written` needs importance data the imatrix lacks:
+ * the export refuses it (pj_plan_entry_unweightable). */
+bool sess_unweightable(const pj_session *s, const pj_plan_entry *e, pj_dtype written);
 /* Applies a step forwards (redo) or backwards (undo). */
 pj_status sess_step_apply(pj_session *s, const sess_step *st, bool forward, pj_error *err);
 /* Takes ownership of *st; applies it; on success it becomes the newest step. */

@@ -136,9 +136,7 @@ static pj_solve_job *job_new(pj_session *s, const pj_solve_target *tg, pj_error 
 			uint64_t nb;
 			if (!ok || pj_dtype_info_of(w)->ggml_id < 0 || !pj_dtype_bytes(w, (uint64_t)ne, &nb))
 				continue;
-			pj_plan_entry as_w = *e;   /* no type the export would refuse (no data for it) */
-			as_w.type = w;
-			if (pj_plan_entry_unweightable(p, s->has_im ? s->im : NULL, &as_w))
+			if (sess_unweightable(s, e, w))   /* the export would refuse it (no data for it) */
 				continue;
 			bool dup = false;
 			for (size_t q = f->off; q < j->nc; q++)

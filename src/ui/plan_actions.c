@@ -209,14 +209,20 @@ static void type_menu(pj_app *a, const char *title, pj_dlg_fn done, bool with_re
 	int cur = one ? (int)pj_session_entry(a->s, (size_t)r->tensor)->type : -1;
 	for (size_t i = 0; i < nl; i++) {
 		char note[160] = "", b1[24], b2[24];
+		bool off = false;   /* the export would refuse it: no importance data */
 		for (size_t k = 0; k < nc; k++)
 			if (c[k].type == lad[i]) {
-				snprintf(note, sizeof note, "%5.2f bpw %9s  err %s%s", c[k].bpw, pj_fmt_bytes(c[k].bytes, b1, sizeof b1),
-				         isnan(c[k].rel_err) ? "-" : pj_fmt_num(c[k].rel_err, 8, b2, sizeof b2),
-				         c[k].planned ? "  (now)" : "");
+				off = c[k].unweightable;
+				if (off)
+					snprintf(note, sizeof note, "no importance data for this tensor");
+				else
+					snprintf(note, sizeof note, "%5.2f bpw %9s  err %s%s", c[k].bpw,
+					         pj_fmt_bytes(c[k].bytes, b1, sizeof b1),
+					         isnan(c[k].rel_err) ? "-" : pj_fmt_num(c[k].rel_err, 8, b2, sizeof b2),
+					         c[k].planned ? "  (now)" : "");
 				break;
 			}
-		pj_dlg_add(d, (int)lad[i], pj_dtype_name(lad[i]), "%s", note);
+		pj_dlg_add(d, (int)lad[i], pj_dtype_name(lad[i]), "%s", note)->disabled = off;
 	}
 	size_t nq;
 	const pj_qtype *q = pj_qtype_all(&nq);
