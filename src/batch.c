@@ -191,13 +191,7 @@ static void warn_gating(const run *r)
 	const char *arch = NULL;
 	bool gating = false;
 	if (r->hf) {
-		size_t nh;
-		const pj_gguf_wkv *h = pj_hf2gguf_kv(r->hf, &nh);
-		for (size_t i = 0; i < nh; i++) {
-			if (strcmp(h[i].key, "general.architecture") == 0 && h[i].type == PJ_GGUF_STRING)
-				arch = h[i].s;
-			gating |= strcmp(h[i].key, PJ_GATING_KEY) == 0;
-		}
+		arch = pj_info_hf_gating(r->hf, &gating);
 	} else if (r->m->gguf) {
 		arch = pj_gguf_get_str(r->m->gguf, "general.architecture");
 		gating = pj_gguf_find(r->m->gguf, PJ_GATING_KEY) != NULL;

@@ -93,6 +93,15 @@ D=$(M deepseek3)
 gw="llama.cpp will route with softmax; the model uses sigmoid: export with --override-kv deepseek2.expert_gating_func=int:2"
 "$PJ" --info "$D" | grep -qF "Warning: $gw" && "$PJ" --info --json "$D" | grep -qF "\"$gw\""
 ok $? "--info (text and JSON) on deepseek3: expert_gating_func missing, the fix named"
+# a folder: the keys are our export's (config.json has no scoring_func)
+DH="$PJ_SHARED/models/deepseek3"
+"$PJ" --info "$DH" | grep -qF "Warning: $gw" && "$PJ" --info --json "$DH" | grep -qF "\"$gw\""
+ok $? "--info (text and JSON) on the deepseek3 folder warns too"
+mkdir "$T/ds-sig" && for f in "$DH"/*; do ln -s "$f" "$T/ds-sig/"; done && rm "$T/ds-sig/config.json" &&
+	sed 's/^{/{"scoring_func": "sigmoid",/' "$DH/config.json" > "$T/ds-sig/config.json" &&
+	{ "$PJ" --info "$T/ds-sig"; "$PJ" --info --json "$T/ds-sig"; } > "$T/i" && ! grep -q "route with softmax" "$T/i" &&
+	grep -q "^Model:" "$T/i"
+ok $? "... not when its config.json says scoring_func sigmoid (the export writes expert_gating_func)"
 { "$PJ" --info "$(M qwen3moe)"; "$PJ" --info --json "$(M qwen3moe)"; } > "$T/i" && ! grep -q "route with softmax" "$T/i"
 ok $? "... no such warning for qwen3moe"
 "$PJ" --batch --pure Q8_0 --dry-run "$D" >/dev/null 2>"$T/err" && grep -qF "pajamas-tui: warning: $gw" "$T/err"

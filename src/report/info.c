@@ -18,6 +18,7 @@
 #include "model/roles.h"
 #include "quant/convert.h"
 #include "quant/presets.h"
+#include "report/hf2gguf.h"
 
 /* Size estimates shown in --info: the three targets a user weighs first. */
 static const pj_dtype estimate_types[] = { PJ_DT_F16, PJ_DT_Q8_0, PJ_DT_Q4_K };
@@ -183,13 +184,37 @@ const char *pj_info_gating_warning(const char *arch, bool has_gating_key, const 
 	return NULL;
 }
 
-/* The same for a GGUF model as it is. */
+const char *pj_info_hf_gating(const pj_hf2gguf *h, bool *has_gating_key)
+{
+	size_t n;
+	const pj_gguf_wkv *kv = pj_hf2gguf_kv(h, &n);
+	const char *arch = NULL;
+	*has_gating_key = false;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(kv[i].key, "general.architecture") == 0 && kv[i].type == PJ_GGUF_STRING)
+			arch = kv[i].s;
+		*has_gating_key |= strcmp(kv[i].key, PJ_GATING_KEY) == 0;
+	}
+	return arch;
+}
+
+/* The same for a GGUF model as it is, or for a folder as our export would
+ * write it (no warning when it cannot be exported). */
 static const char *model_gating_warning(const pj_model *m)
 {
-	if (!m->gguf)
+	if (m->gguf)
+		return pj_info_gating_warning(pj_gguf_get_str(m->gguf, "general.architecture"),
+		                              pj_gguf_find(m->gguf, PJ_GATING_KEY) != NULL, &m->cat);
+	pj_hf2gguf *h;
+	pj_error err;
+	/* open reads config, tokenizer and catalog only: m stays as it is */
+	if (m->format != PJ_FMT_HF || pj_hf2gguf_open((pj_model *)m, PJ_DT_COUNT, &h, &err) != PJ_OK)
 		return NULL;
-	return pj_info_gating_warning(pj_gguf_get_str(m->gguf, "general.architecture"),
-	                              pj_gguf_find(m->gguf, PJ_GATING_KEY) != NULL, &m->cat);
+	bool gating;
+	const char *arch = pj_info_hf_gating(h, &gating);
+	const char *w = pj_info_gating_warning(arch, gating, pj_hf2gguf_catalog(h));
+	pj_hf2gguf_free(h);
+	return w;
 }
 
 static const char *format_name(const pj_model *m)
@@ -378,8 +403,9 @@ void pj_info_print_text(FILE *out, const pj_model *m)
 		fprintf(out, "Warning: %s\n", m->warnings[i]);
 	if (rq.n_quantized)
 		fprintf(out, "Warning: %s\n", pj_requant_warning(&rq, rq_warn, sizeof rq_warn));
-	if (model_gating_warning(m))
-		fprintf(out, "Warning: %s\n", model_gating_warning(m));
+	const char *gw = model_gating_warning(m);
+	if (gw)
+		fprintf(out, "Warning: %s\n", gw);
 	free(c.rows);
 }
 
@@ -542,8 +568,9 @@ void pj_info_print_json(FILE *out, const pj_model *m)
 		cJSON_AddItemToArray(w, cJSON_CreateString(m->warnings[i]));
 	if (rq.n_quantized)
 		cJSON_AddItemToArray(w, cJSON_CreateString(pj_requant_warning(&rq, rq_warn, sizeof rq_warn)));
-	if (model_gating_warning(m))
-		cJSON_AddItemToArray(w, cJSON_CreateString(model_gating_warning(m)));
+	const char *gw = model_gating_warning(m);
+	if (gw)
+		cJSON_AddItemToArray(w, cJSON_CreateString(gw));
 
 	char *s = cJSON_Print(root);
 	fputs(s, out);

@@ -28,6 +28,10 @@ uint64_t pj_info_kv_bytes(const pj_arch *a, int64_t ctx);
  * softmax (the converter writes the key only when config.json names
  * scoring_func).  The warning, with the fix, or NULL.  arch may be NULL. */
 const char *pj_info_gating_warning(const char *arch, bool has_gating_key, const pj_catalog *cat);
+struct pj_hf2gguf;
+/* For a Hugging Face folder the GGUF is what hf2gguf.h would write: its
+ * architecture (NULL: none) and whether it has PJ_GATING_KEY. */
+const char *pj_info_hf_gating(const struct pj_hf2gguf *h, bool *has_gating_key);
 
 /* ---- requantization ---------------------------------------------------------- */
 
