@@ -205,10 +205,13 @@ static const char *model_gating_warning(const pj_model *m)
 	if (m->gguf)
 		return pj_info_gating_warning(pj_gguf_get_str(m->gguf, "general.architecture"),
 		                              pj_gguf_find(m->gguf, PJ_GATING_KEY) != NULL, &m->cat);
+	bool bias = false;   /* no score-correction bias: no need to read the tokenizer */
+	for (size_t i = 0; i < m->cat.n && !bias; i++)
+		bias = strstr(m->cat.t[i].name, "e_score_correction_bias") != NULL;
 	pj_hf2gguf *h;
 	pj_error err;
 	/* open reads config, tokenizer and catalog only: m stays as it is */
-	if (m->format != PJ_FMT_HF || pj_hf2gguf_open((pj_model *)m, PJ_DT_COUNT, &h, &err) != PJ_OK)
+	if (!bias || m->format != PJ_FMT_HF || pj_hf2gguf_open((pj_model *)m, PJ_DT_COUNT, &h, &err) != PJ_OK)
 		return NULL;
 	bool gating;
 	const char *arch = pj_info_hf_gating(h, &gating);
