@@ -102,6 +102,8 @@ char *pj_xstrndup(const char *s, size_t n)
 char *pj_xasprintf(const char *fmt, ...)
 {
 	va_list ap, aq;
+	if (!fmt) /* never, but UBSan builds of GCC then warn "null format string" */
+		fmt = "";
 	va_start(ap, fmt);
 	va_copy(aq, ap);
 	int n = vsnprintf(NULL, 0, fmt, ap);
