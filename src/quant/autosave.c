@@ -47,6 +47,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "model/strbuf.h"
 #include "quant/plan_json.h"
 
 #define MAGIC "PJSESS\r\n"
@@ -690,25 +691,16 @@ static char *load(const pj_session *s, const char *path, saved *d, bool *missing
 		*missing = errno == ENOENT;
 		return pj_xasprintf("%s", strerror(errno));
 	}
-	uint8_t *buf = NULL;
-	size_t n = 0, cap = 0;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 65536;
-			if (cap > MAX_FILE) {
-				free(buf);
-				fclose(f);
-				return pj_xstrdup("too large");
-			}
-			buf = pj_xrealloc(buf, cap);
-		}
-		const size_t k = fread(buf + n, 1, cap - n, f);
-		n += k;
-		if (!k)
-			break;
-	}
+	sbuf b = { 0 };
+	sb_read(&b, f, MAX_FILE);
 	const bool rerr = ferror(f);
 	fclose(f);
+	if (b.n > MAX_FILE) {
+		free(b.p);
+		return pj_xstrdup("too large");
+	}
+	uint8_t *buf = (uint8_t *)b.p;
+	const size_t n = b.n;
 	char *why = NULL;
 	if (rerr)
 		why = pj_xstrdup("read error");
