@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "batch.h"
 #include "cli.h"
 #include "model/model.h"
+#include "model/strbuf.h"
 #include "model/tokenizer.h"
 #include "quant/check_session.h"
 #include "quant/eval.h"
@@ -31,62 +33,35 @@ static int fail(const char *msg, int rc)
 	return rc;
 }
 
-static int32_t *read_ids(const char *path, size_t *n, char *msg, size_t len)
+/* Reads the whole file for option OPT (its messages name the option);
+ * NULL with msg set when it cannot be opened or read. */
+static char *read_file(const char *opt, const char *path, size_t *n, char *msg, size_t len)
 {
 	FILE *fp = fopen(path, "rb");
 	if (!fp) {
-		snprintf(msg, len, "--calib-ids %s: cannot open", path);
+		snprintf(msg, len, "%s %s: cannot open", opt, path);
 		return NULL;
 	}
-	int32_t *ids = NULL;
-	size_t cap = 0;
-	*n = 0;
-	for (;;) {
-		if (*n == cap)
-			ids = pj_xrealloc(ids, sizeof *ids * (cap = cap * 2 + 4096));
-		size_t got = fread(ids + *n, sizeof *ids, cap - *n, fp);
-		*n += got;
-		if (got == 0)
-			break;
-	}
-	const bool bad = ferror(fp) || fgetc(fp) != EOF;
-	fclose(fp);
-	if (bad) {
-		snprintf(msg, len, "--calib-ids %s: read error", path);
-		free(ids);
-		return NULL;
-	}
-	return ids;
-}
-
-/* Reads a whole file (calibration text). */
-static char *read_text(const char *path, size_t *n, char *msg, size_t len)
-{
-	FILE *fp = fopen(path, "rb");
-	if (!fp) {
-		snprintf(msg, len, "--calib %s: cannot open", path);
-		return NULL;
-	}
-	char *buf = NULL;
-	size_t cap = 0;
-	*n = 0;
-	for (;;) {
-		if (*n + 4096 > cap)
-			buf = pj_xrealloc(buf, cap = cap * 2 + 65536);
-		const size_t got = fread(buf + *n, 1, cap - *n - 1, fp);
-		*n += got;
-		if (!got)
-			break;
-	}
+	sbuf b = { 0 };
+	sb_read(&b, fp, SIZE_MAX);
 	const bool bad = ferror(fp);
 	fclose(fp);
 	if (bad) {
-		snprintf(msg, len, "--calib %s: read error", path);
-		free(buf);
+		snprintf(msg, len, "%s %s: read error", opt, path);
+		free(b.p);
 		return NULL;
 	}
-	buf[*n] = 0;
-	return buf;
+	*n = b.n;
+	return b.p;
+}
+
+/* Pre-tokenized ids: little-endian int32s; a trailing partial id is ignored. */
+static int32_t *read_ids(const char *path, size_t *n, char *msg, size_t len)
+{
+	size_t bytes = 0;
+	char *p = read_file("--calib-ids", path, &bytes, msg, len);
+	*n = bytes / sizeof(int32_t);
+	return (int32_t *)p; /* malloc'ed: aligned for int32_t */
 }
 
 /* The brief's target for the router flip rate. */
@@ -278,7 +253,7 @@ static int calib_ids(run *r, int32_t *bos, pj_error *err)
 		return PJ_EXIT_OK;
 	}
 	size_t n;
-	char *text = read_text(o->calib, &n, msg, sizeof msg);
+	char *text = read_file("--calib", o->calib, &n, msg, sizeof msg);
 	if (!text)
 		return fail(msg, PJ_EXIT_USAGE);
 	pj_tokenizer *tk = NULL;
