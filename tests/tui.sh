@@ -7,25 +7,9 @@
 # sanitizer build does not make the test flaky.
 . "$PJ_SRCDIR/tests/lib.sh"
 
-TM=${TMUX_BIN:-}
-[ -n "$TM" ] || TM=$(command -v tmux 2>/dev/null)
-[ -n "$TM" ] && [ -x "$TM" ] || skip_all "tmux not found (configure looks for it; install tmux to run the TUI tests)"
-have_shared || skip_all "shared test data not found at $PJ_SHARED"
-[ -x "$PJ" ] || skip_all "$PJ not built"
-
-# (not lib.sh's tmpdir: its EXIT trap fires when the $(...) subshell ends)
-T=$(mktemp -d "${TMPDIR:-/tmp}/pj-tui.XXXXXX") || exit 1
-# A fresh server (socket) per run: reusing one right after kill-server
-# races with the dying server.
-RUN=0
-SOCK="pjtest$$-0"
-# A terminal type this machine surely describes.
-if infocmp tmux-256color >/dev/null 2>&1; then TERMTYPE=tmux-256color; else TERMTYPE=screen; fi
+. "$PJ_SRCDIR/tests/tui_lib.sh"
+tui_setup tui
 MOE="$PJ_SHARED/models/qwen3moe"
-
-tm() { env -u TMUX "$TM" -L "$SOCK" -f /dev/null "$@"; }
-cleanup() { tm kill-server >/dev/null 2>&1; rm -rf "$T"; }
-trap cleanup EXIT
 
 # start W H ENV... -- ARGS...: the app in a fresh tmux server.  A shell
 # stays in the pane after the app ends, so the exit status (in $T/status)
@@ -36,10 +20,7 @@ start() {
 	envs=""
 	while [ "$1" != "--" ]; do envs="$envs $1"; shift; done
 	shift
-	tm kill-server >/dev/null 2>&1
-	RUN=$((RUN + 1))
-	SOCK="pjtest$$-$RUN"
-	rm -f "$T/status" "$T/pid"
+	next_server
 	args=""
 	for a in "$@"; do args="$args '$a'"; done
 	cat > "$T/run.sh" <<-EOS
@@ -51,50 +32,6 @@ start() {
 	tm new-session -d -x "$w" -y "$h" "sh $T/run.sh"
 	# The app is drawn once the function bar is.
 	wait_for "F10Quit"
-}
-
-screen() { tm capture-pane -p; }
-fmt() { tm display -p "$1"; }
-keys() { tm send-keys "$@"; }
-
-# wait_for TEXT: poll the screen until TEXT appears (fixed string).
-wait_for() {
-	i=0
-	while [ $i -lt $PJ_WAIT ]; do
-		screen 2>/dev/null | grep -qF -- "$1" && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-
-# wait_dead: until the app has exited and its status is recorded.
-wait_dead() {
-	i=0
-	while [ $i -lt $PJ_WAIT ]; do
-		[ -s "$T/status" ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-status() { cat "$T/status" 2>/dev/null; }
-
-# Terminal given back: no alternate screen, no mouse reporting, cursor on.
-restored() {
-	[ "$(fmt '#{alternate_on}/#{mouse_any_flag}/#{cursor_flag}')" = "0/0/1" ]
-}
-
-# step_until TEXT KEY: press KEY (at most 80 times) until TEXT shows.
-step_until() {
-	n=0
-	while [ $n -lt 80 ]; do
-		screen | grep -qF -- "$1" && return 0
-		keys "$2"
-		sleep 0.05
-		n=$((n + 1))
-	done
-	screen | grep -qF -- "$1"
 }
 
 # ---- 100x30, the HF MoE model: navigation and experts --------------------------

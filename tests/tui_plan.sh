@@ -9,31 +9,16 @@
 # mode's and llama-quantize's, the restore warns; SIGTERM saves and exits.
 . "$PJ_SRCDIR/tests/lib.sh"
 
-TM=${TMUX_BIN:-}
-[ -n "$TM" ] || TM=$(command -v tmux 2>/dev/null)
-[ -n "$TM" ] && [ -x "$TM" ] || skip_all "tmux not found (configure looks for it; install tmux to run the TUI tests)"
-have_shared || skip_all "shared test data not found at $PJ_SHARED"
-[ -x "$PJ" ] || skip_all "$PJ not built"
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/pj-tuiplan.XXXXXX") || exit 1
-RUN=0
-SOCK="pjplan$$-0"
-if infocmp tmux-256color >/dev/null 2>&1; then TERMTYPE=tmux-256color; else TERMTYPE=screen; fi
+. "$PJ_SRCDIR/tests/tui_lib.sh"
+tui_setup tuiplan
 M="$PJ_SHARED/models"
 MOE_GGUF="$M/qwen3moe/gguf/qwen3moe-BF16.gguf"
-
-tm() { env -u TMUX "$TM" -L "$SOCK" -f /dev/null "$@"; }
-cleanup() { tm kill-server >/dev/null 2>&1; rm -rf "$T"; }
-trap cleanup EXIT
 
 # start W H ARGS...: the app in a fresh tmux server, cwd $T, state and
 # cache in $T (so autosaves persist across runs of this test only).
 start() {
 	w=$1 h=$2; shift 2
-	tm kill-server >/dev/null 2>&1
-	RUN=$((RUN + 1))
-	SOCK="pjplan$$-$RUN"
-	rm -f "$T/status" "$T/pid"
+	next_server
 	args=""
 	for a in "$@"; do args="$args '$a'"; done
 	cat > "$T/run.sh" <<-EOS
@@ -45,38 +30,6 @@ start() {
 	EOS
 	tm new-session -d -x "$w" -y "$h" "sh $T/run.sh"
 	wait_for "F10Quit"
-}
-screen() { tm capture-pane -p; }
-keys() { tm send-keys "$@"; }
-wait_for() {
-	i=0
-	while [ $i -lt $PJ_WAIT ]; do
-		screen 2>/dev/null | grep -qF -- "$1" && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-wait_dead() {
-	i=0
-	while [ $i -lt $PJ_WAIT ]; do
-		[ -s "$T/status" ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-status() { cat "$T/status" 2>/dev/null; }
-restored() { [ "$(tm display -p '#{alternate_on}/#{mouse_any_flag}/#{cursor_flag}')" = "0/0/1" ]; }
-step_until() {
-	n=0
-	while [ $n -lt 80 ]; do
-		screen | grep -qF -- "$1" && return 0
-		keys "$2"
-		sleep 0.05
-		n=$((n + 1))
-	done
-	screen | grep -qF -- "$1"
 }
 # The header's exact output size ("| out 3871232 B").
 out_bytes() { screen | sed -n 2p | sed -n 's/.*| out \([0-9][0-9]*\) B.*/\1/p'; }
